@@ -1,0 +1,82 @@
+"""glassnet: feed-forward neural networks built, trained and explained from their math.
+
+>>> import glassnet as gn
+>>> net = gn.Sequential(gn.Dense(2, 2, activation="relu"),
+...                     gn.Dense(2, 1, activation="sigmoid"), seed=0)
+>>> net.forward([[1.0, 2.0]]).shape
+(1, 1)
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from . import worked_example
+from .activations import (
+    ACTIVATIONS,
+    ELU,
+    GELU,
+    Activation,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Step,
+    Tanh,
+    get_activation,
+)
+from .errors import DivergenceError, NotBuiltError, StepGradientError
+from .gradcheck import GradcheckReport, gradcheck
+from .init import INITIALIZERS, get_initializer
+from .layers import ActivationLayer, Dense, Dropout, Layer
+from .losses import (
+    LOSSES,
+    BinaryCrossEntropyLoss,
+    CrossEntropyLoss,
+    Loss,
+    MSELoss,
+    get_loss,
+)
+from .network import Sequential
+from .neuron import Neuron, NotLinearlySeparableWarning, Perceptron
+
+__all__ = [
+    "ACTIVATIONS",
+    "ELU",
+    "GELU",
+    "INITIALIZERS",
+    "LOSSES",
+    "Activation",
+    "ActivationLayer",
+    "BinaryCrossEntropyLoss",
+    "CrossEntropyLoss",
+    "Dense",
+    "DivergenceError",
+    "Dropout",
+    "GradcheckReport",
+    "Identity",
+    "Layer",
+    "LeakyReLU",
+    "Loss",
+    "MSELoss",
+    "Neuron",
+    "NotBuiltError",
+    "NotLinearlySeparableWarning",
+    "Perceptron",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "Softplus",
+    "Step",
+    "StepGradientError",
+    "Tanh",
+    "__version__",
+    "get_activation",
+    "get_initializer",
+    "get_loss",
+    "gradcheck",
+    "worked_example",
+]

@@ -1,0 +1,306 @@
+"""Sequential: a feed-forward network, layer after layer.
+
+Forward propagation, for l = 1..L:   A[l] = g[l](A[l-1] W[l]^T + b[l]),  A[0] = X.
+Backpropagation walks the chain rule back from dL/dA[L]:
+    dZ[l] = dA[l] * g[l]'(Z[l]),   dW[l] = dZ[l]^T A[l-1],   db[l] = sum dZ[l],
+    dA[l-1] = dZ[l] W[l].
+
+Every parameter of every layer is a view into ``net.flat_params`` and every gradient a
+view into ``net.flat_grads``: the optimizer updates the whole network at once.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from .layers import Dense, Layer, as_layer
+from .losses import Loss, get_loss
+from .validation import (
+    as_generator,
+    check_dtype,
+    check_input_matrix,
+    check_same_length,
+)
+
+
+class Sequential:
+    """A feed-forward network.
+
+    Parameters
+    ----------
+    *layers : Layer or Activation
+        The layers in order (a single list is accepted too). The first must have a
+        fixed input width (a ``Dense``).
+    dtype : "float32" (default) or "float64"
+        The dtype of every parameter and computation.
+    seed : int, numpy Generator or None
+        All randomness (initial weights, dropout masks, shuffling in ``fit``) is drawn
+        from ``net.rng``, made from this seed: the same seed gives the same weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import glassnet as gn
+    >>> net = gn.Sequential(gn.Dense(2, 2, activation="relu"),
+    ...                     gn.Dense(2, 1, activation="sigmoid"), dtype="float64", seed=0)
+    >>> net.layers[0].W = [[0.2, 0.4], [0.1, 0.6]]; net.layers[0].b = [0.3, 0.5]
+    >>> net.layers[1].W = [[0.7, 0.9]]; net.layers[1].b = [0.2]
+    >>> net.forward(np.array([[1.0, 2.0]])).round(6)
+    array([[0.938774]])
+    >>> loss, grads = net.loss_and_grad([[1.0, 2.0]], [1.0], loss="binary_crossentropy")
+    >>> round(loss, 6), grads[1]["W"].round(6)
+    (0.063181, array([[-0.079594, -0.110207]]))
+    """
+
+    def __init__(self, *layers, dtype="float32", seed=None):
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        if not layers:
+            raise ValueError("Sequential needs at least one layer")
+        self.dtype = check_dtype(dtype)
+        self.rng = as_generator(seed)
+        self.layers: list[Layer] = [as_layer(layer) for layer in layers]
+        self._widths = self._check_widths()
+        for i, layer in enumerate(self.layers):
+            layer.build(self._widths[i], self.dtype, self.rng, self._init_hint(i))
+        self._bind_parameters()
+
+    # -- construction -----------------------------------------------------------------
+    def _check_widths(self) -> list[int]:
+        """Widths of each layer's input, then the output; raise if layers don't connect."""
+        first = self.layers[0]
+        if first.in_features is None:
+            raise ValueError(
+                f"the first layer must fix the input width (e.g. gn.Dense(in, out)), "
+                f"got {first!r}"
+            )
+        widths = [first.in_features]
+        for i, layer in enumerate(self.layers):
+            if layer.in_features is not None and layer.in_features != widths[-1]:
+                raise ValueError(
+                    f"layer {i} ({layer!r}) expects inputs of shape (n, {layer.in_features}) "
+                    f"but layer {i - 1} ({self.layers[i - 1]!r}) outputs shape "
+                    f"(n, {widths[-1]})"
+                )
+            widths.append(layer.output_features(widths[-1]))
+        return widths
+
+    def _init_hint(self, i: int):
+        """For a Dense with no activation of its own, the activation layer after it,
+        so that the default initialiser suits the nonlinearity that follows."""
+        layer = self.layers[i]
+        if isinstance(layer, Dense) and layer.activation.name == "identity":
+            following = self.layers[i + 1] if i + 1 < len(self.layers) else None
+            if following is not None and following.output_activation is not None:
+                return following.output_activation
+        return None
+
+    def _bind_parameters(self) -> None:
+        """Move every parameter and gradient into one flat buffer each, as views."""
+        entries = [
+            (layer, name, p)
+            for layer in self.layers
+            for name, p in layer.params.items()
+        ]
+        total = sum(p.size for _, _, p in entries)
+        self.flat_params = np.empty(total, dtype=self.dtype)
+        self.flat_grads = np.zeros(total, dtype=self.dtype)
+        offset = 0
+        for layer, name, p in entries:
+            view = self.flat_params[offset : offset + p.size].reshape(p.shape)
+            view[...] = p
+            layer.params[name] = view
+            layer.grads[name] = self.flat_grads[offset : offset + p.size].reshape(
+                p.shape
+            )
+            offset += p.size
+
+    # -- shape ------------------------------------------------------------------------
+    @property
+    def in_features(self) -> int:
+        return self._widths[0]
+
+    @property
+    def out_features(self) -> int:
+        return self._widths[-1]
+
+    @property
+    def n_params(self) -> int:
+        return int(self.flat_params.size)
+
+    def parameters(self):
+        """(layer index, name, array) for every parameter, in flat-buffer order."""
+        return [
+            (i, name, p)
+            for i, layer in enumerate(self.layers)
+            for name, p in layer.params.items()
+        ]
+
+    # -- forward ----------------------------------------------------------------------
+    def forward(self, X, return_all: bool = False, training: bool = False):
+        """The network's output for a batch X of shape (n_samples, in_features).
+
+        With ``return_all=True`` returns a list aligned with ``layers``: for each layer
+        a dict with "Z" (its pre-activation, or input for layers without weights) and
+        "A" (its output).
+        """
+        X = check_input_matrix(X, self.in_features, self.dtype)
+        A = self._forward(X, training)
+        if not return_all:
+            return A
+        return [
+            {"Z": getattr(layer, "_Z", None), "A": layer_output}
+            for layer, layer_output in zip(
+                self.layers, self._layer_outputs, strict=True
+            )
+        ]
+
+    __call__ = forward
+
+    def _forward(self, X: np.ndarray, training: bool) -> np.ndarray:
+        """Forward pass on an already validated batch (the training hot path)."""
+        outputs = []
+        A = X
+        for layer in self.layers:
+            A = layer.forward(
+                A, training
+            )  # A[l] = g[l](Z[l]), Z[l] = A[l-1] W[l]^T + b[l]
+            outputs.append(A)
+        self._layer_outputs = outputs
+        return A
+
+    # -- loss and backward ------------------------------------------------------------
+    def prepare_targets(self, y, loss: Loss) -> np.ndarray:
+        """Targets validated and shaped like the output, for ``loss``."""
+        return loss.prepare_targets(y, self.out_features, self.dtype)
+
+    def loss_and_grad(
+        self, X, y, loss="mse", training: bool = False, sample_weight=None
+    ):
+        """The loss on (X, y) and its gradient with respect to every parameter.
+
+        Returns
+        -------
+        loss : float
+        grads : list aligned with ``layers``; for each layer a dict of arrays keyed like
+            its ``params`` ({"W": dL/dW, "b": dL/db} for Dense, {} without parameters).
+            The arrays are copies: later calls do not change them.
+        """
+        loss = get_loss(loss)
+        X = check_input_matrix(X, self.in_features, self.dtype)
+        check_same_length(X, y)
+        Y = self.prepare_targets(y, loss)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X.shape[0])
+        A = self._forward(X, training)
+        value = self._backward(loss, A, Y, sample_weight)
+        return value, [
+            {name: g.copy() for name, g in layer.grads.items()} for layer in self.layers
+        ]
+
+    def loss_value(self, X, y, loss="mse", sample_weight=None, training: bool = False):
+        """The loss L on (X, y), without gradients."""
+        loss = get_loss(loss)
+        X = check_input_matrix(X, self.in_features, self.dtype)
+        check_same_length(X, y)
+        Y = self.prepare_targets(y, loss)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X.shape[0])
+        return self._loss_of_output(loss, self._forward(X, training), Y, sample_weight)
+
+    def _loss_of_output(self, loss: Loss, A, Y, sample_weight=None) -> float:
+        last = self.layers[-1]
+        if loss.fuses_with(last.output_activation):
+            return loss.value_from_logits(last.preactivation, Y, sample_weight)
+        return loss.value(A, Y, sample_weight)
+
+    def _backward(self, loss: Loss, A, Y, sample_weight=None, need_input_grad=False):
+        """Loss value; fills every layer's ``grads`` (views into ``flat_grads``).
+
+        When the output activation and the loss fuse (sigmoid + binary cross-entropy,
+        softmax + cross-entropy) backpropagation starts from dL/dZ = (A - Y)/n, skipping
+        the activation's derivative, which cancels exactly; the loss itself is then
+        computed from the logits Z, so it stays finite when A saturates at 0 or 1.
+
+        Returns the loss, and dL/dX as well when ``need_input_grad``.
+        """
+        last = self.layers[-1]
+        value = self._loss_of_output(loss, A, Y, sample_weight)
+        if loss.fuses_with(last.output_activation):
+            dZ = loss.grad_from_logits(A, Y, sample_weight)  # dL/dZ[L]
+            grad = last.backward_from_z(dZ, need_input_grad or len(self.layers) > 1)
+        else:
+            dA = loss.grad(A, Y, sample_weight)  # dL/dA[L]
+            grad = last.backward(dA, need_input_grad or len(self.layers) > 1)
+        for i in range(len(self.layers) - 2, -1, -1):
+            grad = self.layers[i].backward(grad, need_input_grad or i > 0)  # dL/dA[i-1]
+        return (value, grad) if need_input_grad else value
+
+    # -- conveniences -----------------------------------------------------------------
+    def copy(self, dtype=None) -> Sequential:
+        """An independent copy (optionally cast to another dtype), same rng state."""
+        new = copy.copy(self)
+        new.dtype = check_dtype(dtype or self.dtype)
+        new.rng = copy.deepcopy(self.rng)
+        new.layers = []
+        for layer in self.layers:
+            clone = copy.copy(layer)
+            clone.clear_cache()
+            clone.params = {k: v.astype(new.dtype) for k, v in layer.params.items()}
+            clone.grads = {k: np.zeros_like(v) for k, v in clone.params.items()}
+            if hasattr(clone, "rng"):
+                clone.rng = new.rng
+            new.layers.append(clone)
+        new._layer_outputs = []
+        new._bind_parameters()
+        return new
+
+    def summary(self) -> str:
+        """A table of the layers: type, output shape, parameter count, activation."""
+        rows = [("#", "Layer", "Output shape", "Params", "Activation")]
+        for i, layer in enumerate(self.layers):
+            rows.append(
+                (
+                    str(i),
+                    repr(layer),
+                    f"(n, {self._widths[i + 1]})",
+                    f"{layer.n_params:,}",
+                    layer.describe(),
+                )
+            )
+        widths = [max(len(row[c]) for row in rows) for c in range(5)]
+        line = "-" * (sum(widths) + 8)
+
+        def fmt(row):
+            return "  ".join(
+                cell.rjust(w) if c in (0, 3) else cell.ljust(w)
+                for c, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+
+        body = [fmt(rows[0]), line, *(fmt(r) for r in rows[1:]), line]
+        body.append(
+            f"Total parameters: {self.n_params:,}   input: (n, {self.in_features})"
+            f"   dtype: {self.dtype.name}"
+        )
+        return "\n".join(line.rstrip() for line in body)
+
+    def __repr__(self) -> str:
+        inner = ",\n".join(f"  {layer!r}" for layer in self.layers)
+        return f"Sequential(\n{inner},\n  dtype={self.dtype.name!r}\n)"
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+
+def _check_sample_weight(sample_weight, n: int) -> np.ndarray:
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},), got {w.shape}")
+    if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ValueError("sample_weight must be finite, non-negative and not all zero")
+    return w

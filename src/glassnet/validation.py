@@ -1,0 +1,125 @@
+"""Checks at the library's boundaries: every message names the argument, what was
+expected and what was received. Nothing here runs inside the training hot loop."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = ("float32", "float64")
+
+
+def check_dtype(dtype) -> np.dtype:
+    """The network dtype: float32 or float64."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError as error:
+        raise TypeError(
+            f"dtype must be 'float32' or 'float64', got {dtype!r}"
+        ) from error
+    if resolved.name not in FLOAT_DTYPES:
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {resolved.name!r}")
+    return resolved
+
+
+def check_positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return int(value)
+
+
+def check_number(
+    value, name: str, *, low=None, high=None, low_open=False, high_open=False
+):
+    """A real number inside [low, high] (or open ends where asked)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise ValueError(f"{name} must be in {left}{lo}, {hi}{right}, got {value:g}")
+    return value
+
+
+def as_float_array(data, name: str, dtype, *, ndim: int | None = None) -> np.ndarray:
+    """``data`` as a finite float array of ``dtype``, copying only when it must."""
+    if isinstance(data, np.ndarray) and data.dtype == dtype:
+        array = data
+    else:
+        try:
+            array = np.asarray(data, dtype=dtype)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"{name} must be numeric (convertible to {np.dtype(dtype).name}); "
+                f"could not convert it: {error}"
+            ) from error
+    if ndim is not None and array.ndim != ndim:
+        raise ValueError(
+            f"{name} must be {ndim}-D, got an array of shape {array.shape}"
+        )
+    check_finite(array, name)
+    return array
+
+
+def check_finite(array: np.ndarray, name: str) -> None:
+    if not np.isfinite(array).all():
+        kind = "NaN" if np.isnan(array).any() else "inf"
+        where = np.argwhere(~np.isfinite(array))[0]
+        raise ValueError(
+            f"Input {name} contains {kind} (first at index {tuple(int(i) for i in where)}); "
+            "remove or impute those values first"
+        )
+
+
+def check_input_matrix(
+    X, in_features: int | None, dtype, name: str = "X"
+) -> np.ndarray:
+    """A batch of inputs, shape (n_samples, in_features)."""
+    X = as_float_array(X, name, dtype)
+    if X.ndim == 1 and in_features is not None:
+        # A single sample written as a vector: treat it as a batch of one row.
+        X = X.reshape(1, -1)
+    if X.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D with shape (n_samples, n_features), got shape {X.shape}"
+        )
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} has no samples (shape {X.shape})")
+    if in_features is not None and X.shape[1] != in_features:
+        raise ValueError(
+            f"{name} has {X.shape[1]} features per sample (shape {X.shape}) but the "
+            f"first layer expects in_features={in_features}"
+        )
+    return X
+
+
+def check_same_length(X: np.ndarray, y, x_name: str = "X", y_name: str = "y") -> None:
+    n_y = len(y)
+    if X.shape[0] != n_y:
+        raise ValueError(
+            f"{x_name} and {y_name} have different numbers of samples: "
+            f"{X.shape[0]} and {n_y}"
+        )
+
+
+def as_generator(seed) -> np.random.Generator:
+    """A numpy Generator from an int seed, a Generator (used as is), or None."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or (
+        isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
+    ):
+        if seed is not None and seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed}")
+        return np.random.default_rng(seed)
+    raise TypeError(f"seed must be an int, a numpy Generator or None, got {seed!r}")
