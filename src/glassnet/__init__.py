@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import worked_example
+from . import attacks, worked_example
 from .activations import (
     ACTIVATIONS,
     ELU,
@@ -41,6 +41,7 @@ from .losses import (
 )
 from .network import Sequential
 from .neuron import Neuron, NotLinearlySeparableWarning, Perceptron
+from .robustness import RobustnessReport, robustness_report
 
 __all__ = [
     "ACTIVATIONS",
@@ -65,6 +66,7 @@ __all__ = [
     "NotBuiltError",
     "NotLinearlySeparableWarning",
     "Perceptron",
+    "RobustnessReport",
     "ReLU",
     "Sequential",
     "Sigmoid",
@@ -74,9 +76,11 @@ __all__ = [
     "StepGradientError",
     "Tanh",
     "__version__",
+    "attacks",
     "get_activation",
     "get_initializer",
     "get_loss",
     "gradcheck",
+    "robustness_report",
     "worked_example",
 ]

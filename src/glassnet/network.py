@@ -210,6 +210,34 @@ class Sequential:
             sample_weight = _check_sample_weight(sample_weight, X.shape[0])
         return self._loss_of_output(loss, self._forward(X, training), Y, sample_weight)
 
+    def input_grad(self, X, y, loss="mse", sample_weight=None) -> np.ndarray:
+        """dL/dX: the loss's gradient with respect to the inputs, shape of X (n, in).
+
+        Backpropagation carried one step past the first layer, dL/dX = dZ[1] W[1]
+        (the gradient adversarial attacks follow, see ``glassnet.attacks``). Computed
+        in inference mode (dropout off). The parameter gradients ``flat_grads`` are left
+        as they were: they are saved before and restored after the backward pass.
+
+        Examples
+        --------
+        >>> import glassnet as gn
+        >>> net = gn.Sequential(gn.Dense(2, 1, "sigmoid"), dtype="float64", seed=0)
+        >>> net.layers[0].W = [[0.5, -1.0]]; net.layers[0].b = [0.0]
+        >>> net.input_grad([[0.0, 0.0]], [1.0], loss="binary_crossentropy")
+        array([[-0.25,  0.5 ]])
+        """
+        loss = get_loss(loss)
+        X = check_input_matrix(X, self.in_features, self.dtype)
+        check_same_length(X, y)
+        Y = self.prepare_targets(y, loss)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X.shape[0])
+        saved_grads = self.flat_grads.copy()
+        A = self._forward(X, training=False)
+        _, dX = self._backward(loss, A, Y, sample_weight, need_input_grad=True)
+        self.flat_grads[...] = saved_grads  # in place: layers' grads are views into it
+        return dX
+
     def _loss_of_output(self, loss: Loss, A, Y, sample_weight=None) -> float:
         last = self.layers[-1]
         if loss.fuses_with(last.output_activation):

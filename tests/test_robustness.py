@@ -1,0 +1,187 @@
+"""robustness_report: on a trained digits network, and its bookkeeping on small cases."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.robustness import predicted_labels, true_labels
+
+EPS = [0.02, 0.05, 0.1, 0.2]
+
+
+def digits_split(seed=0):
+    """sklearn's 8x8 digits, pixels scaled to [0, 1]; 1347 train / 450 test."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    X, y = digits.data / 16.0, digits.target
+    perm = np.random.default_rng(seed).permutation(len(X))
+    return X[perm[:1347]], y[perm[:1347]], X[perm[1347:]], y[perm[1347:]]
+
+
+def train_by_hand(net, X, y, epochs=30, lr=1e-2, batch_size=64, seed=0):
+    """Minibatch Adam (Kingma and Ba 2014) written out, independent of any fit loop."""
+    rng = np.random.default_rng(seed)
+    loss = gn.CrossEntropyLoss()
+    m = np.zeros_like(net.flat_params)
+    v = np.zeros_like(net.flat_params)
+    t = 0
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        for start in range(0, len(X), batch_size):
+            batch = order[start : start + batch_size]
+            net.loss_and_grad(X[batch], y[batch], loss=loss, training=True)
+            g = net.flat_grads
+            t += 1
+            m[:] = 0.9 * m + 0.1 * g
+            v[:] = 0.999 * v + 0.001 * g * g
+            m_hat, v_hat = m / (1 - 0.9**t), v / (1 - 0.999**t)
+            net.flat_params -= lr * m_hat / (np.sqrt(v_hat) + 1e-8)
+    return net
+
+
+@pytest.fixture(scope="module")
+def digits_net():
+    X_train, y_train, X_test, y_test = digits_split()
+    net = gn.Sequential(gn.Dense(64, 64, "relu"), gn.Dense(64, 10, "softmax"), seed=0)
+    train_by_hand(net, X_train, y_train)
+    return net, X_test, y_test
+
+
+@pytest.fixture(scope="module")
+def digits_report(digits_net):
+    net, X, y = digits_net
+    return gn.robustness_report(net, X, y, eps=EPS, clip=(0, 1), pgd_steps=10, seed=0)
+
+
+def test_digits_network_is_accurate_but_fragile(digits_net, digits_report):
+    net, X, y = digits_net
+    clean = float((net.forward(X).argmax(axis=1) == y).mean())
+    assert digits_report.clean_accuracy == pytest.approx(clean)
+    assert clean > 0.95
+    # an imperceptible budget on 0..1 pixels already costs accuracy; 0.2 destroys it
+    assert digits_report.accuracy("fgsm", 0.2) < 0.2
+    assert digits_report.accuracy("pgd", 0.2) < 0.05
+
+
+def test_digits_pgd_below_fgsm_below_clean_at_each_eps(digits_report):
+    r = digits_report
+    for eps in EPS:
+        assert r.accuracy("pgd", eps) <= r.accuracy("fgsm", eps) <= r.clean_accuracy
+
+
+def test_digits_accuracy_falls_as_eps_grows(digits_report):
+    for attack in ("fgsm", "pgd"):
+        accuracies = [digits_report.accuracy(attack, eps) for eps in EPS]
+        assert all(
+            a > b for a, b in zip(accuracies[:-1], accuracies[1:], strict=True)
+        ), accuracies
+
+
+def test_digits_report_matches_attacks_run_directly(digits_net, digits_report):
+    """Accuracy, norms and flipped examples recomputed from gn.attacks by hand."""
+    net, X, y = digits_net
+    X32 = X.astype(np.float32)
+    clean_pred = net.forward(X32).argmax(axis=1)
+    X_adv = gn.attacks.fgsm(net, X32, y, 0.1, clip=(0, 1))
+    adv_pred = net.forward(X_adv).argmax(axis=1)
+    result = next(
+        r for r in digits_report.results if (r.attack, r.eps) == ("fgsm", 0.1)
+    )
+    assert result.accuracy == pytest.approx((adv_pred == y).mean())
+    D = (X_adv - X32).astype(np.float64)
+    assert result.mean_linf == pytest.approx(np.abs(D).max(axis=1).mean())
+    assert result.mean_l2 == pytest.approx(np.linalg.norm(D, axis=1).mean())
+    assert result.mean_linf <= 0.1 + 1e-6
+    flipped = np.flatnonzero((clean_pred == y) & (adv_pred != y))
+    assert result.n_flipped == flipped.size > 0
+    assert [e["index"] for e in result.examples] == flipped[:5].tolist()
+    for e in result.examples:
+        assert e["true"] == y[e["index"]] == e["clean"] != e["adversarial"]
+
+
+def test_report_text_and_dict(digits_report):
+    text = str(digits_report)
+    assert "clean accuracy: " + f"{digits_report.clean_accuracy:.4f}" in text
+    for r in digits_report.results:
+        assert f"{r.accuracy:.4f}" in text
+    assert "flipped by pgd at eps=0.2" in text
+    d = json.loads(json.dumps(digits_report.to_dict()))
+    assert (
+        d["clip"] == [0.0, 1.0]
+        and d["n_samples"] == 450
+        and d["loss"] == "cross_entropy"
+    )
+    assert len(d["results"]) == 8
+    assert digits_report.eps == EPS and digits_report.attacks == ["fgsm", "pgd"]
+    with pytest.raises(KeyError, match="no result for attack='pgd', eps=0.3"):
+        digits_report.accuracy("pgd", 0.3)
+
+
+def test_report_is_reproducible_and_leaves_grads(digits_net):
+    net, X, y = digits_net
+    before = net.flat_grads.copy()
+    a = gn.robustness_report(net, X[:50], y[:50], eps=0.1, attacks="pgd", clip=(0, 1))
+    b = gn.robustness_report(net, X[:50], y[:50], eps=0.1, attacks="pgd", clip=(0, 1))
+    assert a.to_dict() == b.to_dict()
+    np.testing.assert_array_equal(net.flat_grads, before)
+
+
+# -- label reading -------------------------------------------------------------------
+def test_labels_for_each_kind_of_output():
+    ce, bce = gn.CrossEntropyLoss(), gn.BinaryCrossEntropyLoss()
+    A = np.array([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3]])
+    assert predicted_labels(A, ce).tolist() == [1, 0]
+    assert true_labels(np.eye(3)[[2, 0]], ce).tolist() == [2, 0]
+    assert predicted_labels(np.array([[0.4], [0.6]]), bce).tolist() == [0, 1]
+    logits = gn.BinaryCrossEntropyLoss(from_logits=True)
+    assert predicted_labels(np.array([[-0.1], [0.2]]), logits).tolist() == [0, 1]
+    multi = predicted_labels(np.array([[0.9, 0.2], [0.1, 0.6]]), bce)
+    assert multi.tolist() == [[1, 0], [0, 1]]
+    assert predicted_labels(np.array([[0.3], [0.8]]), gn.MSELoss()).tolist() == [0, 1]
+
+
+def test_multilabel_sigmoid_report_counts_a_sample_correct_only_if_all_labels_are():
+    net = gn.Sequential(gn.Dense(2, 2, "sigmoid"), dtype="float64", seed=0)
+    net.layers[0].W = [[5.0, 0.0], [0.0, 5.0]]
+    net.layers[0].b = [-2.5, -2.5]
+    X = np.array([[0.9, 0.1], [0.1, 0.9], [0.9, 0.9], [0.52, 0.9]])
+    Y = np.array([[1, 0], [0, 1], [1, 1], [1, 1]], dtype=float)
+    report = gn.robustness_report(net, X, Y, eps=[0.05], attacks=["fgsm"], clip=(0, 1))
+    assert report.loss == "binary_crossentropy"
+    assert report.clean_accuracy == 1.0
+    # only the last sample's first pixel is within 0.05 of the 0.5 boundary
+    assert report.accuracy("fgsm", 0.05) == 0.75
+    assert report.results[0].examples == [
+        {"index": 3, "true": [1, 1], "clean": [1, 1], "adversarial": [0, 1]}
+    ]
+
+
+# -- bad input -------------------------------------------------------------------------
+def test_report_bad_input_messages():
+    net = gn.Sequential(gn.Dense(2, 3, "softmax"), seed=0)
+    X, y = np.full((3, 2), 0.5), [0, 1, 2]
+    with pytest.raises(ValueError, match="eps must list at least one budget"):
+        gn.robustness_report(net, X, y, eps=[])
+    with pytest.raises(ValueError, match=r"each eps must be in \[0, inf\], got -0.1"):
+        gn.robustness_report(net, X, y, eps=[0.1, -0.1])
+    with pytest.raises(
+        ValueError, match=r"unknown attack 'cw'; expected one of \['fgsm', 'pgd'\]"
+    ):
+        gn.robustness_report(net, X, y, attacks=["fgsm", "cw"])
+    with pytest.raises(ValueError, match="pgd_steps must be a positive integer, got 0"):
+        gn.robustness_report(net, X, y, pgd_steps=0)
+    with pytest.raises(ValueError, match="step must be > 0, got 0"):
+        gn.robustness_report(net, X, y, pgd_step=0)
+    with pytest.raises(
+        ValueError, match=r"lo < hi, got \(1, 0\); the bounds are reversed"
+    ):
+        gn.robustness_report(net, X, y, clip=(1, 0))
+    with pytest.raises(
+        ValueError, match="X and y have different numbers of samples: 3 and 2"
+    ):
+        gn.robustness_report(net, X, y[:2])
