@@ -40,6 +40,8 @@ from .losses import (
     get_loss,
 )
 from .network import Sequential
+from . import io  # model files and checkpoints
+from .io import ModelFormatError, load, load_checkpoint, save, save_checkpoint
 from .neuron import Neuron, NotLinearlySeparableWarning, Perceptron
 from .robustness import RobustnessReport, robustness_report
 
@@ -76,6 +78,12 @@ __all__ = [
     "StepGradientError",
     "Tanh",
     "__version__",
+    "ModelFormatError",
+    "io",
+    "load",
+    "load_checkpoint",
+    "save",
+    "save_checkpoint",
     "attacks",
     "get_activation",
     "get_initializer",
