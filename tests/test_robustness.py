@@ -185,3 +185,53 @@ def test_report_bad_input_messages():
         ValueError, match="X and y have different numbers of samples: 3 and 2"
     ):
         gn.robustness_report(net, X, y[:2])
+
+
+def test_report_pgd_is_the_attack_with_the_same_seed(digits_net):
+    net, X, y = digits_net
+    X, y = X[:100].astype(np.float32), y[:100]
+    report = gn.robustness_report(
+        net, X, y, eps=[0.05, 0.1], attacks="pgd", clip=(0, 1), pgd_steps=5, seed=7
+    )
+    for eps in (0.05, 0.1):
+        X_adv = gn.attacks.pgd(net, X, y, eps, steps=5, clip=(0, 1), seed=7)
+        expected = (net.forward(X_adv).argmax(axis=1) == y).mean()
+        assert report.accuracy("pgd", eps) == pytest.approx(expected)
+
+
+# -- pictures ----------------------------------------------------------------------------
+def test_plot_accuracy_vs_eps_draws_each_report_and_attack(digits_report, tmp_path):
+    from glassnet.robustness import plot_accuracy_vs_eps
+
+    path = tmp_path / "acc.png"
+    fig = plot_accuracy_vs_eps({"a": digits_report, "b": digits_report}, path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    lines = fig.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == [
+        "a FGSM",
+        "a PGD",
+        "b FGSM",
+        "b PGD",
+    ]
+    x, acc = lines[1].get_data()
+    assert list(x) == [0.0, *EPS]
+    assert list(acc) == [digits_report.clean_accuracy] + [
+        digits_report.accuracy("pgd", e) for e in EPS
+    ]
+
+
+def test_plot_adversarial_examples_titles_are_the_predictions(digits_net, tmp_path):
+    from glassnet.robustness import plot_adversarial_examples
+
+    net, X, y = digits_net
+    X_adv = gn.attacks.fgsm(net, X, y, 0.2, clip=(0, 1))
+    path = tmp_path / "examples.png"
+    fig = plot_adversarial_examples(net, X, X_adv, y, [0, 3, 5], path)
+    assert path.exists() and len(fig.axes) == 9
+    clean, adv = net.forward(X[[0, 3, 5]]), net.forward(X_adv[[0, 3, 5]])
+    for col in range(3):
+        assert fig.axes[col].get_title().startswith(f"clean: {clean[col].argmax()} (")
+        assert fig.axes[3 + col].get_title().startswith(f"adv: {adv[col].argmax()} (")
+    with pytest.raises(ValueError, match="inputs of 3 features are not a square image"):
+        small = gn.Sequential(gn.Dense(3, 2, "softmax"), seed=0)
+        plot_adversarial_examples(small, np.zeros((1, 3)), np.zeros((1, 3)), [0], [0])

@@ -33,8 +33,18 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import attacks as _attacks
-from .losses import BinaryCrossEntropyLoss, Loss
+from .losses import BinaryCrossEntropyLoss, Loss, get_loss
 from .validation import as_generator, check_positive_int
+
+__all__ = [
+    "AttackResult",
+    "RobustnessReport",
+    "plot_accuracy_vs_eps",
+    "plot_adversarial_examples",
+    "predicted_labels",
+    "robustness_report",
+    "true_labels",
+]
 
 ATTACKS = ("fgsm", "pgd")
 
@@ -202,7 +212,9 @@ def robustness_report(
     pgd_step : float, optional
         PGD's step size; default 2.5 * eps / pgd_steps at each eps.
     seed : int, Generator or None, default 0
-        For PGD's random starts (one generator, drawn eps after eps).
+        For PGD's random starts. With an int each eps starts from a fresh generator
+        of that seed, so the report's PGD at eps is ``gn.attacks.pgd(..., seed=seed)``;
+        a Generator is drawn from eps after eps.
     n_examples : int, default 5
         How many flipped inputs to keep per (attack, eps).
 
@@ -217,7 +229,7 @@ def robustness_report(
     if pgd_step is not None:
         pgd_step = _attacks.check_step(pgd_step, 0.0, pgd_steps)
     X, Y, loss, clip = _attacks.prepare(net, X, y, loss, clip)
-    rng = as_generator(seed)
+    as_generator(seed)  # fail now on a bad seed
     true = true_labels(Y, loss)
     clean_pred = predicted_labels(net._forward(X, training=False), loss)
     clean_ok = _correct(clean_pred, true)
@@ -231,7 +243,7 @@ def robustness_report(
                     X_adv = _attacks.fgsm_step(net, X, Y, loss, e, clip)
                 else:
                     step = _attacks.check_step(pgd_step, e, pgd_steps)
-                    start = _attacks.uniform_start(rng, e, X)
+                    start = _attacks.uniform_start(as_generator(seed), e, X)
                     X_adv = _attacks.pgd_steps(
                         net, X, Y, loss, e, step, pgd_steps, clip, start
                     )
@@ -275,10 +287,97 @@ def _score(net, X, X_adv, loss, name, eps, true, clean_pred, clean_ok, n_example
     )
 
 
-__all__ = [
-    "AttackResult",
-    "RobustnessReport",
-    "predicted_labels",
-    "robustness_report",
-    "true_labels",
-]
+# -- pictures (matplotlib, imported on call; no pyplot, so no global backend state) ---
+def plot_accuracy_vs_eps(reports, path=None, title="Accuracy under attack"):
+    """Accuracy against eps, one line per (report, attack); clean accuracy at eps = 0.
+
+    ``reports``: a RobustnessReport, or a dict {label: report} to compare networks
+    (e.g. before and after adversarial training). Returns the matplotlib Figure and
+    saves it to ``path`` when given.
+    """
+    from matplotlib.figure import Figure
+
+    if isinstance(reports, RobustnessReport):
+        reports = {"": reports}
+    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    styles = {"fgsm": "--", "pgd": "-"}
+    for k, (label, report) in enumerate(reports.items()):
+        color = f"C{k}"
+        for attack in report.attacks:
+            eps = [0.0, *report.eps]
+            acc = [
+                report.clean_accuracy,
+                *(report.accuracy(attack, e) for e in eps[1:]),
+            ]
+            name = f"{label} {attack.upper()}".strip()
+            ax.plot(eps, acc, styles.get(attack, ":"), marker="o", ms=4, color=color,
+                    label=name)  # fmt: skip
+    ax.set_xlabel("eps (L-infinity budget per input value)")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
+
+
+def plot_adversarial_examples(
+    net, X, X_adv, y, indices, path=None, image_shape=None, loss=None, title=None
+):
+    """Clean inputs (top row), adversarial inputs (middle) and the perturbation
+    x_adv - x (bottom), one column per index, titled with the network's predictions.
+
+    ``image_shape`` defaults to the square (side, side) when in_features = side^2.
+    Returns the matplotlib Figure and saves it to ``path`` when given.
+    """
+    from matplotlib.figure import Figure
+
+    loss = _attacks.default_loss(net) if loss is None else get_loss(loss)
+    if image_shape is None:
+        side = int(round(np.sqrt(net.in_features)))
+        if side * side != net.in_features:
+            raise ValueError(
+                f"inputs of {net.in_features} features are not a square image; "
+                "pass image_shape=(height, width)"
+            )
+        image_shape = (side, side)
+    X, X_adv, y = np.asarray(X), np.asarray(X_adv), np.asarray(y)
+    indices = [int(i) for i in indices]
+    if not indices:
+        raise ValueError("indices must name at least one sample to draw")
+    A_clean, A_adv = net.forward(X[indices]), net.forward(X_adv[indices])
+    lo, hi = float(min(X.min(), X_adv.min())), float(max(X.max(), X_adv.max()))
+    bound = float(np.abs(X_adv[indices] - X[indices]).max()) or 1.0
+    k = len(indices)
+    fig = Figure(figsize=(1.45 * k + 0.6, 5.0), layout="constrained")
+    axes = fig.subplots(3, k, squeeze=False)
+    for col, i in enumerate(indices):
+        rows = [
+            (X[i], "gray_r", lo, hi, _caption("clean", A_clean[col], loss)),
+            (X_adv[i], "gray_r", lo, hi, _caption("adv", A_adv[col], loss)),
+            (X_adv[i] - X[i], "RdBu_r", -bound, bound, f"true {_plain(y[i])}"),
+        ]
+        for ax, (image, cmap, vmin, vmax, text) in zip(axes[:, col], rows, strict=True):
+            ax.imshow(image.reshape(image_shape), cmap=cmap, vmin=vmin, vmax=vmax)
+            ax.set_title(text, fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    for ax, name in zip(axes[:, 0], ("clean x", "x_adv", "x_adv - x"), strict=True):
+        ax.set_ylabel(name, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
+
+
+def _caption(kind: str, a: np.ndarray, loss) -> str:
+    """'clean: 3 (0.98)' from one output row: the predicted class and its probability."""
+    label = predicted_labels(a.reshape(1, -1), loss)[0]
+    if a.size > 1 and not isinstance(loss, BinaryCrossEntropyLoss):
+        return f"{kind}: {int(label)} ({float(a[int(label)]):.2f})"
+    return f"{kind}: {_plain(label)}"
