@@ -235,3 +235,81 @@ def test_plot_adversarial_examples_titles_are_the_predictions(digits_net, tmp_pa
     with pytest.raises(ValueError, match="inputs of 3 features are not a square image"):
         small = gn.Sequential(gn.Dense(3, 2, "softmax"), seed=0)
         plot_adversarial_examples(small, np.zeros((1, 3)), np.zeros((1, 3)), [0], [0])
+
+
+# -- glassnet attack ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def digits_model_file(digits_net, tmp_path_factory):
+    net = digits_net[0]
+    path = tmp_path_factory.mktemp("model") / "digits.safetensors"
+    gn.save(net, path)
+    return path
+
+
+def test_cli_attack_digits_prints_the_report_and_saves_figures(
+    digits_model_file, tmp_path, capsys
+):
+    from sklearn.datasets import load_digits
+
+    from glassnet.cli import main
+
+    code = main(
+        ["attack", str(digits_model_file), "--dataset", "digits", "--limit", "300",
+         "--eps", "0.05,0.1", "--method", "fgsm,pgd", "--pgd-steps", "5",
+         "--plot", str(tmp_path / "fig"), "--json", str(tmp_path / "r.json")]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    digits = load_digits()
+    expected = gn.robustness_report(
+        gn.load(digits_model_file),
+        digits.data[:300] / 16.0,
+        digits.target[:300],
+        eps=[0.05, 0.1],
+        clip=(0, 1),
+        pgd_steps=5,
+        seed=0,
+    )
+    assert str(expected) in out
+    assert json.loads((tmp_path / "r.json").read_text()) == expected.to_dict()
+    for name in ("robustness_accuracy.png", "robustness_examples.png"):
+        assert (tmp_path / "fig" / name).read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    "extra, code, message",
+    [
+        (["--eps", "0.1,x"], 2, "argument --eps: expected comma-separated numbers"),
+        (["--eps", "-0.1"], 1, r"each eps must be in [0, inf], got -0.1"),
+        (["--clip", "1,0"], 1, "the bounds are reversed"),
+        (["--clip", "0"], 2, "expected LO,HI (two numbers) or 'none'"),
+        (["--method", "fgsm,cw"], 1, "unknown attack 'cw'"),
+        (["--pgd-steps", "0"], 1, "pgd_steps must be a positive integer, got 0"),
+        (["--limit", "0"], 1, "--limit must be a positive integer, got 0"),
+    ],
+)
+def test_cli_attack_bad_options(digits_model_file, capsys, extra, code, message):
+    from glassnet.cli import main
+
+    args = ["attack", str(digits_model_file), "--dataset", "digits", "--limit", "20"]
+    assert main(args + extra) == code
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_cli_attack_data_sources(digits_model_file, tmp_path, capsys):
+    from glassnet.cli import main
+
+    model = str(digits_model_file)
+    cases = [
+        ([model], "no data: give DATA --target COLUMN or --dataset digits"),
+        ([model, "d.csv"], "DATA (d.csv) needs --target COLUMN"),
+        ([model, "d.csv", "--target", "y"], "reading data files (d.csv) is not available"),
+        ([model, "d.csv", "--dataset", "digits"], "either DATA --target COLUMN or --dataset"),
+        ([str(tmp_path / "missing.safetensors"), "--dataset", "digits"], "missing.safetensors"),
+    ]  # fmt: skip
+    for args, message in cases:
+        assert main(["attack", *args]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("glassnet attack: error: ") and message in err, err
