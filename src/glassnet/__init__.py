@@ -42,6 +42,7 @@ from .losses import (
 from .network import Sequential
 from . import io  # model files and checkpoints
 from .io import ModelFormatError, load, load_checkpoint, save, save_checkpoint
+from .interop import export_onnx, from_torch, to_torch  # onnx/torch imported on call
 from .neuron import Neuron, NotLinearlySeparableWarning, Perceptron
 from .robustness import RobustnessReport, robustness_report
 
@@ -84,6 +85,9 @@ __all__ = [
     "load_checkpoint",
     "save",
     "save_checkpoint",
+    "export_onnx",
+    "from_torch",
+    "to_torch",
     "attacks",
     "get_activation",
     "get_initializer",

@@ -1,0 +1,342 @@
+"""ONNX export: a glassnet ``Sequential`` as a graph of standard ONNX operators.
+
+Every layer becomes the operators that compute its equation, batch rows first:
+
+=====================  =================================================================
+glassnet layer         ONNX nodes
+=====================  =================================================================
+``Dense``              ``Gemm(A, W, b, transB=1)``: Z = A W^T + b (W is (out, in); no
+                       ``b`` input with ``use_bias=False``), then the activation
+activation layer       the activation's operator(s) below
+``Dropout``            ``Identity``: inverted dropout is the identity at inference
+=====================  =================================================================
+
+Activations: ``Identity``, ``Relu``, ``Sigmoid``, ``Tanh``, ``LeakyRelu(alpha)``,
+``Elu(alpha)``, ``Softplus``, ``Softmax(axis=-1)`` (each row); GELU a = z Phi(z) as the
+``Gelu`` operator from opset 20 and as 0.5 z (1 + Erf(z / sqrt 2)) below it; step as
+``Cast(GreaterOrEqual(Z, 0))`` (1.0 where z >= 0, else 0.0; ONNX has no step operator).
+
+float64 networks give a graph of ``double`` tensors. onnxruntime's CPU provider has no
+double kernels for ``Elu``, ``Softplus``, ``Erf`` or ``Gelu`` (checked with
+onnxruntime 1.31), and the float ``alpha`` attribute of ``LeakyRelu``/``Elu`` would round
+a float64 slope to float32. So for float64 these four activations are written with
+elementary operators that have double kernels, computing the same formulas as
+glassnet's own forward pass:
+
+- leaky ReLU: Where(Z > 0, Z, slope Z);
+- ELU: Where(Z > 0, Z, alpha (Exp(Min(Z, 0)) - 1));
+- softplus: Relu(Z) + Log(1 + Exp(-|Z|)) (the overflow-free form);
+- GELU: erf by its everywhere-convergent series of positive terms (Abramowitz & Stegun
+  7.1.6), erf(x) = (2 / sqrt pi) e^(-x^2) sum_n 2^n x^(2n+1) / (1 3 5 ... (2n+1)),
+  summed by Horner's rule to n = 100 with x clipped to [-6, 6] (1 - erf(6) = 2e-17);
+  its error is below 1e-14 everywhere (about 200 nodes per GELU layer).
+
+The graph's input is named ``"input"``, shape (batch, in_features), and its output
+``"output"``, shape (batch, out_features); ``batch`` is a symbolic dimension, so one
+exported model takes any number of rows.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from fractions import Fraction
+
+import numpy as np
+
+from ..activations import ACTIVATIONS, Activation
+from ..io.atomic import atomic_write
+from ..layers import ActivationLayer, Dense, Dropout
+from ..network import Sequential
+
+#: Name of the graph input, shape (batch, in_features).
+INPUT_NAME = "input"
+#: Name of the graph output, shape (batch, out_features).
+OUTPUT_NAME = "output"
+#: Name of the symbolic batch dimension.
+BATCH_DIM = "batch"
+#: Opset used when none is asked for: read by every runtime released since 2023.
+DEFAULT_OPSET = 17
+#: Oldest opset supported: Softmax works on one axis from opset 13 on.
+MIN_OPSET = 13
+#: Opset from which the ``Gelu`` operator exists.
+GELU_OPSET = 20
+
+# erf(x) = (2/sqrt pi) x e^(-x^2) sum_n a_n w^n with w = x^2 / 36 in [0, 1] and
+# a_n = 72^n / (3 5 ... (2n+1)) = 2^n 36^n / (1 3 ... (2n+1)), each rounded once.
+# In powers of x^2 itself the coefficients would fall to 1e-160, and onnxruntime's
+# no-op elimination (a default graph optimisation) drops "Add(S, c)" whenever c
+# rounds to 0 in float32 (seen with onnxruntime 1.31), silently corrupting the sum;
+# the a_n all lie in [4e-4, 5e13].
+_ERF_TERMS = 100
+_ERF_CLIP = 6.0
+_ERF_COEFFICIENTS = [
+    float(Fraction(72**n) / math.prod(range(1, 2 * n + 2, 2)))
+    for n in range(_ERF_TERMS + 1)
+]
+
+
+def _import_onnx():
+    try:
+        import onnx
+        from onnx import helper, numpy_helper
+    except ImportError as error:
+        raise ImportError(
+            "ONNX export needs the 'onnx' package, which is not installed; install the "
+            "onnx extra: pip install 'glassnet[onnx]'"
+        ) from error
+    return onnx, helper, numpy_helper
+
+
+def export_onnx(net: Sequential, path, opset: int | None = None):
+    """Write ``net`` as an ONNX model file: Z = A W^T + b and g(Z), layer by layer.
+
+    Parameters
+    ----------
+    net : Sequential
+        float32 networks give ``float`` tensors, float64 networks ``double`` ones.
+    path : str or os.PathLike
+        The file to write. It is written atomically: to a temporary file in the same
+        folder, flushed to disk, then renamed over ``path``, so a crash never leaves a
+        half-written model.
+    opset : int, optional
+        ONNX opset version, from 13 to the installed ``onnx``'s newest; default 17.
+        GELU uses the ``Gelu`` operator from opset 20 on.
+
+    Returns
+    -------
+    onnx.ModelProto
+        The model written. Its input ``"input"`` has shape (batch, in_features) and its
+        output ``"output"`` shape (batch, out_features); ``batch`` is dynamic.
+
+    See the module docstring for how each layer and activation is translated (dropout
+    is the identity at inference; step is ``Cast(GreaterOrEqual(Z, 0))``).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import glassnet as gn
+    >>> net = gn.Sequential(gn.Dense(4, 8, "relu"), gn.Dense(8, 3, "softmax"), seed=0)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     model = gn.export_onnx(net, os.path.join(folder, "net.onnx"))
+    >>> [node.op_type for node in model.graph.node]
+    ['Gemm', 'Relu', 'Gemm', 'Softmax']
+    >>> model.graph.input[0].name, model.graph.output[0].name
+    ('input', 'output')
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"path must be a file path (str or os.PathLike), got {type(path).__name__}"
+        )
+    model = to_onnx_model(net, opset)
+    atomic_write(path, model.SerializeToString())
+    return model
+
+
+def to_onnx_model(net: Sequential, opset: int | None = None):
+    """The ONNX model of ``net`` (an ``onnx.ModelProto``), checked, not written."""
+    onnx, helper, _ = _import_onnx()
+    if not isinstance(net, Sequential):
+        raise TypeError(
+            f"export_onnx needs a glassnet Sequential, got {type(net).__name__}"
+        )
+    opset = _check_opset(opset, onnx)
+    graph = _GraphBuilder(net.dtype, opset)
+    name = INPUT_NAME
+    last = len(net.layers) - 1
+    for i, layer in enumerate(net.layers):
+        A = OUTPUT_NAME if i == last else f"layer{i}.A"
+        if isinstance(layer, Dense):
+            Z = A if layer.activation.name == "identity" else f"layer{i}.Z"
+            graph.dense(layer, name, Z, prefix=f"layer{i}")
+            if Z != A:
+                graph.activation(layer.activation, Z, A, prefix=f"layer{i}", index=i)
+        elif isinstance(layer, ActivationLayer):
+            graph.activation(layer.activation, name, A, prefix=f"layer{i}", index=i)
+        elif isinstance(layer, Dropout):
+            graph.node("Identity", [name], A, name=f"layer{i}.dropout")
+        else:
+            raise TypeError(
+                f"layer {i} ({layer!r}, type {type(layer).__name__}) has no ONNX "
+                "translation; export_onnx supports Dense, activation layers and Dropout"
+            )
+        name = A
+
+    elem_type = helper.np_dtype_to_tensor_dtype(net.dtype)
+    model = helper.make_model(
+        helper.make_graph(
+            graph.nodes,
+            "glassnet_sequential",
+            [
+                helper.make_tensor_value_info(
+                    INPUT_NAME, elem_type, [BATCH_DIM, net.in_features]
+                )
+            ],
+            [
+                helper.make_tensor_value_info(
+                    OUTPUT_NAME, elem_type, [BATCH_DIM, net.out_features]
+                )
+            ],
+            initializer=graph.initializers,
+            doc_string=net.summary(),
+        ),
+        opset_imports=[helper.make_opsetid("", opset)],
+        producer_name="glassnet",
+        producer_version=_glassnet_version(),
+        doc_string=(
+            f"glassnet Sequential: input '{INPUT_NAME}' ({BATCH_DIM}, "
+            f"{net.in_features}) -> output '{OUTPUT_NAME}' ({BATCH_DIM}, "
+            f"{net.out_features}), {net.dtype.name}"
+        ),
+    )
+    # The oldest IR version that carries this opset, so older runtimes can load it.
+    model.ir_version = helper.find_min_ir_version_for(list(model.opset_import))
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def _glassnet_version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def _check_opset(opset, onnx) -> int:
+    newest = onnx.defs.onnx_opset_version()
+    if opset is None:
+        return min(DEFAULT_OPSET, newest)
+    if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)):
+        raise TypeError(f"opset must be an integer, got {opset!r}")
+    if not MIN_OPSET <= opset <= newest:
+        raise ValueError(
+            f"opset must be between {MIN_OPSET} and {newest} (the newest the installed "
+            f"onnx {onnx.__version__} knows), got {opset}"
+        )
+    return int(opset)
+
+
+class _GraphBuilder:
+    """Collects nodes and initializers; each method writes one equation's nodes."""
+
+    def __init__(self, dtype: np.dtype, opset: int):
+        _, self._helper, self._numpy_helper = _import_onnx()
+        self.dtype = dtype
+        self.opset = opset
+        self.nodes: list = []
+        self.initializers: list = []
+        self._constants: dict[float, str] = {}
+        self._count = 0
+
+    # -- building blocks --------------------------------------------------------------
+    def node(self, op: str, inputs: list[str], output: str | None = None, **attrs):
+        """Append one node; returns the name of its output."""
+        self._count += 1
+        name = attrs.pop("name", None) or f"{op.lower()}_{self._count}"
+        output = output or f"{name}.out"
+        self.nodes.append(
+            self._helper.make_node(op, inputs, [output], name=name, **attrs)
+        )
+        return output
+
+    def tensor(self, name: str, value: np.ndarray) -> str:
+        array = np.ascontiguousarray(value, dtype=self.dtype)
+        self.initializers.append(self._numpy_helper.from_array(array, name))
+        return name
+
+    def const(self, value: float) -> str:
+        """A scalar of the network's dtype (broadcasts against any tensor)."""
+        value = float(value)
+        if value not in self._constants:
+            self._constants[value] = self.tensor(f"const_{value!r}", np.array(value))
+        return self._constants[value]
+
+    # -- layers -----------------------------------------------------------------------
+    def dense(self, layer: Dense, A_prev: str, Z: str, prefix: str) -> None:
+        inputs = [A_prev, self.tensor(f"{prefix}.W", layer.W)]  # W: (out, in)
+        if layer.use_bias:
+            inputs.append(self.tensor(f"{prefix}.b", layer.b))  # b: (out,)
+        # Z = A_prev W^T + b    (batch, out)
+        self.node("Gemm", inputs, Z, name=f"{prefix}.dense", transB=1)
+
+    def activation(
+        self, activation: Activation, Z: str, A: str, prefix: str, index: int
+    ) -> None:
+        name = activation.name
+        if ACTIVATIONS.get(name) is not type(activation):
+            raise TypeError(
+                f"layer {index}: activation {activation!r} (type "
+                f"{type(activation).__name__}) has no ONNX translation; export_onnx "
+                f"supports glassnet's built-in activations {sorted(ACTIVATIONS)}"
+            )
+        double = self.dtype == np.float64
+        op_name = f"{prefix}.{name}"
+        simple = {
+            "identity": "Identity",
+            "relu": "Relu",
+            "sigmoid": "Sigmoid",
+            "tanh": "Tanh",
+            "softmax": "Softmax",
+        }
+        if name in simple:
+            attrs = {"axis": -1} if name == "softmax" else {}  # softmax of each row
+            self.node(simple[name], [Z], A, name=op_name, **attrs)
+        elif name == "leaky_relu" and not double:
+            self.node(
+                "LeakyRelu", [Z], A, name=op_name, alpha=activation.negative_slope
+            )
+        elif name == "leaky_relu":
+            slope_Z = self.node("Mul", [Z, self.const(activation.negative_slope)])
+            self._where_positive(Z, slope_Z, A, op_name)  # z if z > 0 else slope z
+        elif name == "elu" and not double:
+            self.node("Elu", [Z], A, name=op_name, alpha=activation.alpha)
+        elif name == "elu":
+            negative = self.node(
+                "Min", [Z, self.const(0.0)]
+            )  # min(z, 0): exp stays <= 1
+            expm1 = self.node("Sub", [self.node("Exp", [negative]), self.const(1.0)])
+            alpha_expm1 = self.node("Mul", [expm1, self.const(activation.alpha)])
+            self._where_positive(
+                Z, alpha_expm1, A, op_name
+            )  # z if z > 0 else alpha(e^z - 1)
+        elif name == "softplus" and not double:
+            self.node("Softplus", [Z], A, name=op_name)
+        elif name == "softplus":
+            # log(1 + e^z) = max(z, 0) + log(1 + e^-|z|): exp never sees a positive number
+            exp = self.node("Exp", [self.node("Neg", [self.node("Abs", [Z])])])
+            log = self.node("Log", [self.node("Add", [exp, self.const(1.0)])])
+            self.node("Add", [self.node("Relu", [Z]), log], A, name=op_name)
+        elif name == "gelu" and not double and self.opset >= GELU_OPSET:
+            self.node("Gelu", [Z], A, name=op_name)
+        elif name == "gelu":
+            X = self.node(
+                "Mul", [Z, self.const(1.0 / math.sqrt(2.0))]
+            )  # x = z / sqrt 2
+            erf = self._erf_series(X) if double else self.node("Erf", [X])
+            one_plus = self.node("Add", [erf, self.const(1.0)])
+            half_Z = self.node("Mul", [Z, self.const(0.5)])
+            self.node("Mul", [half_Z, one_plus], A, name=op_name)  # z (1 + erf) / 2
+        elif name == "step":
+            ge = self.node("GreaterOrEqual", [Z, self.const(0.0)])  # z >= 0 (bool)
+            elem_type = self._helper.np_dtype_to_tensor_dtype(self.dtype)
+            self.node("Cast", [ge], A, name=op_name, to=elem_type)  # 1.0 or 0.0
+        else:  # pragma: no cover - every registered activation is handled above
+            raise TypeError(f"layer {index}: no ONNX translation for {activation!r}")
+
+    def _where_positive(self, Z: str, otherwise: str, A: str, name: str) -> None:
+        positive = self.node("Greater", [Z, self.const(0.0)])
+        self.node("Where", [positive, Z, otherwise], A, name=name)
+
+    def _erf_series(self, X: str) -> str:
+        """erf(x) = (2/sqrt pi) x e^(-x^2) sum_n a_n (x^2/36)^n, double kernels only."""
+        # Beyond |x| = 6, erf(x) = +-1 to double precision, and the series would need
+        # more terms: clip there.
+        X = self.node("Clip", [X, self.const(-_ERF_CLIP), self.const(_ERF_CLIP)])
+        U = self.node("Mul", [X, X])  # u = x^2
+        W = self.node("Mul", [U, self.const(1.0 / _ERF_CLIP**2)])  # w = x^2 / 36
+        S = self.const(_ERF_COEFFICIENTS[-1])
+        for a in reversed(_ERF_COEFFICIENTS[:-1]):
+            # Horner: S = S w + a_n; every term is positive, so nothing cancels
+            S = self.node("Add", [self.node("Mul", [S, W]), self.const(a)])
+        gauss = self.node("Exp", [self.node("Neg", [U])])  # e^(-x^2)
+        scaled_X = self.node("Mul", [X, self.const(2.0 / math.sqrt(math.pi))])
+        return self.node("Mul", [self.node("Mul", [scaled_X, gauss]), S])
