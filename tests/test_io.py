@@ -430,3 +430,57 @@ def test_load_of_a_checkpoint_gives_its_network(tmp_path):
 
 def test_error_is_a_value_error():
     assert issubclass(gn.ModelFormatError, ValueError)
+
+
+# -- glassnet info ----------------------------------------------------------------------
+def test_cli_info_prints_architecture_versions_and_metadata(tmp_path, capsys):
+    from glassnet.cli import main
+
+    net = small_net()
+    path = gn.save(net, tmp_path / "m.safetensors", metadata={"classes": ["a", "b"]})
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("glassnet model file (format version 1, written by glassnet")
+    assert net.summary() in out
+    assert f"Total parameters: {3 * 4 + 4 + 4 * 2 + 2}" in out
+    assert 'Metadata: {"classes": ["a", "b"]}' in out
+    assert "Training position" not in out
+
+
+def test_cli_info_reports_nonfinite_weights(tmp_path, capsys):
+    from glassnet.cli import main
+
+    net = small_net()
+    net.layers[0].b[0] = np.inf
+    path = gn.save(net, tmp_path / "m.safetensors")
+    assert main(["info", str(path)]) == 0
+    assert "Warning: some weights are NaN or infinite" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (None, "no such file: "),
+        (b"garbage", "shorter than the 8-byte header length"),
+        (b"\x80\x04\x95" + bytes(40), "starts like a Python pickle"),
+    ],
+)
+def test_cli_info_errors_are_one_line(tmp_path, capsys, content, expected):
+    from glassnet.cli import main
+
+    path = tmp_path / "x.safetensors"
+    if content is not None:
+        path.write_bytes(content)
+    assert main(["info", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("glassnet info: error: ")
+    assert expected in lines[0]
+
+
+def test_cli_info_on_a_folder(tmp_path, capsys):
+    from glassnet.cli import main
+
+    assert main(["info", str(tmp_path)]) == 1
+    assert "is a folder, not a model file" in capsys.readouterr().err

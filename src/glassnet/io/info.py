@@ -35,8 +35,6 @@ def describe(path) -> str:
         f"glassnet {loaded.glassnet_version})",
         "",
         net.summary(),
-        "",
-        f"Parameters: {net.n_params:,}",
     ]
     if not all(np.isfinite(p).all() for _, _, p in net.parameters()):
         lines.append("Warning: some weights are NaN or infinite")
