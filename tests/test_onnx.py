@@ -17,6 +17,7 @@ import onnxruntime as ort
 import pytest
 
 import glassnet as gn
+from glassnet.cli import main
 from glassnet.io import atomic
 
 ACTIVATION_CASES = [gn.get_activation(name) for name in gn.ACTIVATIONS] + [
@@ -302,3 +303,83 @@ def test_import_glassnet_needs_neither_onnx_nor_torch():
     )
     assert result.returncode == 0, result.stderr
     assert "torch: PyTorch interchange needs torch" in result.stdout
+
+
+# -- glassnet export ----------------------------------------------------------------------
+def saved_model(tmp_path, activation="relu", dtype="float32"):
+    net = gn.Sequential(
+        gn.Dense(4, 6, activation), gn.Dense(6, 3, "softmax"), dtype=dtype, seed=0
+    )
+    path = tmp_path / "model.safetensors"
+    gn.save(net, path)
+    return net, path
+
+
+def test_cli_export_writes_a_model_onnxruntime_runs(tmp_path, capsys):
+    net, path = saved_model(tmp_path, dtype="float64")
+    assert main(["export", str(path), "--format", "onnx"]) == 0
+    out = tmp_path / "model.onnx"  # default: the model's name with .onnx
+    printed = capsys.readouterr().out
+    assert f"wrote {out}: input 'input' (batch, 4) -> output 'output' (batch, 3)" in (
+        printed
+    )
+    assert "float64, opset 17" in printed
+    X = np.random.default_rng(0).normal(size=(10, 4))
+    np.testing.assert_allclose(run(session(out), X), net.forward(X), rtol=0, atol=1e-12)
+
+
+def test_cli_export_out_opset_and_check(tmp_path, capsys):
+    net, path = saved_model(tmp_path, activation="gelu")
+    out = tmp_path / "exported" / "net.onnx"
+    out.parent.mkdir()
+    argv = ["export", str(path), "--out", str(out), "--opset", "20", "--check"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "opset 20" in printed
+    difference = float(printed.rsplit("= ", 1)[1])
+    assert difference <= 1e-5
+    assert "Gelu" in {node.op_type for node in onnx.load(str(out)).graph.node}
+
+
+@pytest.mark.parametrize(
+    ("argv_tail", "message"),
+    [
+        (["--opset", "5"], "opset must be between 13 and"),
+        (["--out", "{model}"], "is the model file itself"),
+        (["--out", "{tmp}/missing/x.onnx"], "does not exist"),
+    ],
+)
+def test_cli_export_errors_are_one_line(tmp_path, capsys, argv_tail, message):
+    _, path = saved_model(tmp_path)
+    argv_tail = [a.format(model=path, tmp=tmp_path) for a in argv_tail]
+    assert main(["export", str(path), *argv_tail]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("glassnet export: error: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_export_bad_model_files(tmp_path, capsys):
+    assert main(["export", str(tmp_path / "nope.safetensors")]) == 1
+    assert "no such model file" in capsys.readouterr().err
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a model at all")
+    assert main(["export", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("glassnet export: error: ") and err.count("\n") == 1
+    assert not (tmp_path / "bad.onnx").exists()
+
+
+def test_cli_export_without_onnx_names_the_extra(tmp_path, capsys, monkeypatch):
+    _, path = saved_model(tmp_path)
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    assert main(["export", str(path)]) == 1
+    assert "pip install 'glassnet[onnx]'" in capsys.readouterr().err
+
+
+def test_cli_export_has_no_torch_format_and_says_why(capsys):
+    assert main(["export", "m.safetensors", "--format", "torch"]) == 2
+    assert "invalid choice: 'torch'" in capsys.readouterr().err
+    assert main(["export", "--help"]) == 0
+    help_text = capsys.readouterr().out
+    assert "pickles" in help_text and "gn.to_torch(net)" in help_text
+    assert "example: glassnet export model.safetensors" in help_text
