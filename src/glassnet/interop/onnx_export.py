@@ -44,6 +44,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from .. import __version__
 from ..activations import ACTIVATIONS, Activation
 from ..io.atomic import atomic_write
 from ..layers import ActivationLayer, Dense, Dropout
@@ -55,7 +56,7 @@ INPUT_NAME = "input"
 OUTPUT_NAME = "output"
 #: Name of the symbolic batch dimension.
 BATCH_DIM = "batch"
-#: Opset used when none is asked for: read by every runtime released since 2023.
+#: Opset used when none is asked for: onnxruntime reads it from version 1.13 (2022) on.
 DEFAULT_OPSET = 17
 #: Oldest opset supported: Softmax works on one axis from opset 13 on.
 MIN_OPSET = 13
@@ -182,7 +183,7 @@ def to_onnx_model(net: Sequential, opset: int | None = None):
         ),
         opset_imports=[helper.make_opsetid("", opset)],
         producer_name="glassnet",
-        producer_version=_glassnet_version(),
+        producer_version=__version__,
         doc_string=(
             f"glassnet Sequential: input '{INPUT_NAME}' ({BATCH_DIM}, "
             f"{net.in_features}) -> output '{OUTPUT_NAME}' ({BATCH_DIM}, "
@@ -193,12 +194,6 @@ def to_onnx_model(net: Sequential, opset: int | None = None):
     model.ir_version = helper.find_min_ir_version_for(list(model.opset_import))
     onnx.checker.check_model(model, full_check=True)
     return model
-
-
-def _glassnet_version() -> str:
-    from .. import __version__
-
-    return __version__
 
 
 def _check_opset(opset, onnx) -> int:
