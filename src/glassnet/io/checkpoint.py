@@ -10,7 +10,7 @@ A checkpoint is a model file (format "glassnet.checkpoint") that also holds
   (epoch, step) at which training stopped.
 
 Optimizers are rebuilt by name through ``glassnet.optim.get_optimizer`` (a registry),
-the history through ``History.from_json``: nothing in the file is executed.
+the history through ``History.from_dict``: nothing in the file is executed.
 """
 
 from __future__ import annotations
@@ -112,6 +112,15 @@ def checkpoint_bytes(
     if rng_state is None:
         rng_state = net.rng.bit_generator.state
     rng_state = rng_state_to_json(rng_state)
+    net_generator = type(net.rng.bit_generator).__name__
+    if (
+        not isinstance(rng_state, dict)
+        or rng_state.get("bit_generator") != net_generator
+    ):
+        raise ValueError(
+            f"rng_state must be a {net_generator} state (net.rng.bit_generator.state), "
+            f"got {str(rng_state)[:80]}"
+        )
     arrays, scalars, config = {}, {}, None
     if optimizer is not None:
         config = optimizer.config()
@@ -291,13 +300,44 @@ def _rebuild_optimizer(config: dict, state: dict):
     return optimizer
 
 
-def _rebuild_history(text: str):
-    from ..training import History  # lazy, as above
+def _check_history(data) -> dict:
+    """The structure ``History.to_dict`` writes, checked before it is handed over."""
 
-    container.strict_json(text, "history")  # JSON problems get our message first
+    def bad(what):
+        raise ModelFormatError(f"history: {what}")
+
+    if not isinstance(data, dict):
+        bad(f"expected a JSON object, got {type(data).__name__}")
+    series, epochs = data.get("history"), data.get("epoch")
+    if not isinstance(series, dict) or not all(
+        isinstance(v, list) for v in series.values()
+    ):
+        bad("'history' must map names to lists")
+    if not isinstance(epochs, list) or not all(_is_count(e) for e in epochs):
+        bad("'epoch' must be a list of non-negative integers")
+    for key in ("next_epoch", "next_step"):
+        if key in data and not _is_count(data[key]):
+            bad(f"{key!r} must be a non-negative integer")
+    if data.get("seed") is not None and not _is_count(data["seed"]):
+        bad("'seed' must be a non-negative integer or null")
+    if data.get("params") is not None and not isinstance(data["params"], dict):
+        bad("'params' must be a JSON object")
+    if data.get("stop_reason") is not None and not isinstance(data["stop_reason"], str):
+        bad("'stop_reason' must be a string or null")
+    return data
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _rebuild_history(text: str):
+    from ..training.history import History  # lazy, as above
+
+    data = _check_history(container.strict_json(text, "history"))
     try:
-        return History.from_json(text)
-    except (TypeError, ValueError, KeyError) as error:
+        return History.from_dict(data)  # from a dict: never a path to open
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as error:
         raise ModelFormatError(f"history is not valid: {error}") from None
 
 
@@ -323,11 +363,19 @@ def checkpoint_from_bytes(data: bytes, *, allow_nonfinite: bool = False) -> Chec
     optimizer = None if config is None else _rebuild_optimizer(config, state)
     history_text = loaded.header.metadata.get("history")
     history = None if history_text is None else _rebuild_history(history_text)
+    rng_state = record["rng_state"]
+    if rng_state is not None:  # resume from the generator state the caller saved
+        if rng_state["bit_generator"] != type(loaded.net.rng.bit_generator).__name__:
+            raise ModelFormatError(
+                f"training rng_state is a {rng_state['bit_generator']} state but the "
+                f"network's generator is {type(loaded.net.rng.bit_generator).__name__}"
+            )
+        loaded.net.rng.bit_generator.state = rng_state
     return Checkpoint(
         net=loaded.net,
         optimizer=optimizer,
         history=history,
-        rng_state=record["rng_state"],
+        rng_state=rng_state,
         epoch=record["epoch"],
         step=record["step"],
         metadata=loaded.metadata,

@@ -49,9 +49,7 @@ def describe(path) -> str:
         if config is None:
             lines.append("Optimizer: none saved")
         else:
-            settings = ", ".join(
-                f"{k}={v!r}" for k, v in sorted(config.items()) if k != "name"
-            )
+            settings = ", ".join(f"{k}={v!r}" for k, v in config.items() if k != "name")
             lines.append(f"Optimizer: {config['name']}({settings})")
         if "history" in loaded.header.metadata:
             history = container.strict_json(
