@@ -346,3 +346,168 @@ def test_cli_info_shows_training_position_and_optimizer(tmp_path, capsys):
     )
     assert "History: loss, lr" in out
     assert net.summary() in out
+
+
+# -- resuming fit in a fresh process --------------------------------------------------------
+FIT = {"epochs": 4, "batch_size": 10, "seed": 5, "verbose": 0}  # 48 rows: 5 steps/epoch
+RESUME_OPTIMIZERS = {
+    "sgd_momentum": ("sgd", {"lr": 0.05, "momentum": 0.9}),
+    "adam": ("adam", {"lr": 0.01}),
+}
+
+
+class _Crash(Exception):
+    """Stands for the training process dying right after a checkpoint was written."""
+
+
+def _batch_recorder(losses):
+    from glassnet.training import Callback
+
+    class Record(Callback):
+        def on_batch_end(self, step, logs):
+            losses.append(logs["loss"])
+
+    return Record()
+
+
+def _crash_after(global_step, losses, save_path=None):
+    """Crashes at the end of batch number ``global_step`` (0-based over the run); with
+    ``save_path`` it first saves a checkpoint there (mid-epoch), as a per-batch
+    ModelCheckpoint would."""
+    from glassnet.training import Callback
+
+    class CrashAt(Callback):
+        def on_batch_end(self, step, logs):
+            if len(losses) - 1 == global_step:
+                if save_path is not None:
+                    net, trainer = self.model, self.trainer
+                    gn.save_checkpoint(
+                        save_path, net, trainer.optimizer, trainer.history,
+                        net.rng.bit_generator.state, *trainer.position(),
+                    )  # fmt: skip
+                raise _Crash
+
+    return CrashAt()
+
+
+def _straight(name, config, X, y):
+    net = _net()
+    losses = []
+    history = net.fit(
+        X,
+        y,
+        optimizer=get_optimizer(name, **config),
+        callbacks=[_batch_recorder(losses)],
+        **FIT,
+    )
+    return net, losses, history.history["loss"]
+
+
+def test_fit_resumed_in_a_fresh_process_is_bitwise(tmp_path):
+    """Train 4 epochs straight; separately train until a crash just after a checkpoint
+    (at the end of epoch 2 via ModelCheckpoint, or mid-epoch 2 after its third batch),
+    then a new Python process finds the newest checkpoint with latest_checkpoint,
+    loads it and finishes: the final weights are bitwise equal and the per-batch loss
+    curve is identical, for SGD with momentum and for Adam."""
+    from glassnet.training import ModelCheckpoint
+
+    X, y = _data()
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    cases = {}
+    for label, (name, config) in RESUME_OPTIMIZERS.items():
+        for where in ("epoch_boundary", "mid_epoch"):
+            folder = tmp_path / f"{label}-{where}"
+            folder.mkdir()
+            losses = []
+            if where == "epoch_boundary":  # ModelCheckpoint saves at each epoch's end
+                callbacks = [
+                    _batch_recorder(losses),
+                    ModelCheckpoint(folder),
+                    _crash_after(2 * 5 + 1, losses),  # dies in epoch 3, after 1 batch
+                ]
+            else:
+                callbacks = [
+                    _batch_recorder(losses),
+                    ModelCheckpoint(folder),
+                    _crash_after(5 + 2, losses, folder / "mid.safetensors"),
+                ]
+            net = _net()
+            with pytest.raises(_Crash):
+                net.fit(
+                    X,
+                    y,
+                    optimizer=get_optimizer(name, **config),
+                    callbacks=callbacks,
+                    **FIT,
+                )
+            saved_at = (
+                10 if where == "epoch_boundary" else 8
+            )  # batches done at the save
+            cases[str(folder)] = (label, where, losses[:saved_at])
+
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        import numpy as np
+        import glassnet as gn
+        from glassnet.training import Callback
+
+        X = np.load({str(tmp_path / "X.npy")!r}); y = np.load({str(tmp_path / "y.npy")!r})
+        FIT = {FIT!r}
+        out = {{}}
+        for folder in sys.argv[1:]:
+            path = gn.io.latest_checkpoint(folder)
+            ckpt = gn.load_checkpoint(path)
+            losses = []
+
+            class Record(Callback):
+                def on_batch_end(self, step, logs):
+                    losses.append(logs["loss"])
+
+            history = ckpt.net.fit(
+                X, y, optimizer=ckpt.optimizer, callbacks=[Record()],
+                initial_epoch=ckpt.epoch, initial_step=ckpt.step,
+                **{{**FIT, "seed": ckpt.history.seed}},
+            )
+            gn.save(ckpt.net, folder + "/final.model")
+            out[folder] = {{
+                "path": path.name, "epoch": ckpt.epoch, "step": ckpt.step,
+                "losses": [repr(v) for v in losses],
+                "epoch_losses": [repr(v) for v in ckpt.history.history["loss"]]
+                + [repr(v) for v in history.history["loss"]],
+            }}
+        print(json.dumps(out))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, *cases],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    straight = {
+        label: _straight(*RESUME_OPTIMIZERS[label], X, y) for label in RESUME_OPTIMIZERS
+    }
+    for folder, (label, where, before) in cases.items():
+        resumed = out[folder]
+        net, curve, epoch_curve = straight[label]
+        if where == "epoch_boundary":
+            assert (resumed["path"], resumed["epoch"], resumed["step"]) == (
+                "epoch-0002.safetensors", 2, 0,
+            )  # fmt: skip
+            # Whole epochs on both sides of the checkpoint: the epoch losses match too.
+            assert [float(v) for v in resumed["epoch_losses"]] == epoch_curve
+        else:
+            assert (resumed["path"], resumed["epoch"], resumed["step"]) == (
+                "mid.safetensors",
+                1,
+                3,
+            )
+        after = [float(v) for v in resumed["losses"]]
+        assert len(before) + len(after) == 20
+        assert before + after == curve, (label, where)
+        final = gn.load(folder + "/final.model")
+        assert final.flat_params.tobytes() == net.flat_params.tobytes(), (label, where)
