@@ -40,6 +40,7 @@ from .losses import (
     get_loss,
 )
 from .network import Sequential
+from .explain import explain  # gn.explain: the math of a network, step by step
 from . import io  # model files and checkpoints
 from .io import ModelFormatError, load, load_checkpoint, save, save_checkpoint
 from .interop import export_onnx, from_torch, to_torch  # onnx/torch imported on call
@@ -47,6 +48,7 @@ from .neuron import Neuron, NotLinearlySeparableWarning, Perceptron
 from .robustness import RobustnessReport, robustness_report
 
 __all__ = [
+    "explain",
     "ACTIVATIONS",
     "ELU",
     "GELU",

@@ -1,0 +1,87 @@
+"""The JSON rendering: every number of the walk, at full precision, for programs.
+
+Layout::
+
+    {
+      "format": "glassnet-explain/1",
+      "network": "Sequential 2 → 2 (ReLU) → 1 (sigmoid)", "dtype": "float64",
+      "loss": {"name": "binary_crossentropy", "value": 0.0631...},
+      "lr": 0.1, "update_applied": false, "backprop": "complete",
+      "x": [[1.0, 2.0]], "y": [[1.0]],
+      "layers": [                      # aligned with net.layers
+        {"index": 0, "symbol": 1, "title": "...",
+         "W": ..., "b": ..., "z": ..., "a": ..., "dL/da": ..., "da/dz": ...,
+         "dL/dz": ..., "dL/dW": ..., "dL/db": ..., "W_new": ..., "b_new": ...},
+        ...
+      ],
+      "steps": [{"phase": ..., "layer": ..., "title": ..., "result": "2.dL/dz",
+                 "latex": "\\delta_{2} = ...", "note": ...}, ...]
+    }
+
+Arrays keep glassnet's layout: batch quantities (x, y, z, a and their gradients) are
+(n_samples, width), W is (out, in), b is (out,), a softmax layer's "da/dz" holds one
+Jacobian per sample, (n_samples, k, k). Floats are written with Python's shortest
+round-trip repr, so ``json.loads`` gives back exactly the numbers computed.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .markdown import LatexRenderer
+from .numbers import Format
+from .trace import Trace
+
+FORMAT = "glassnet-explain/1"
+
+
+def trace_dict(trace: Trace) -> dict:
+    layers = [
+        {"index": i, "symbol": i + 1, "title": title}
+        for i, title in enumerate(trace.layer_titles)
+    ]
+    for q in trace.quantities.values():
+        if q.layer is not None and q.key.startswith(f"{q.layer + 1}."):
+            name = q.key.split(".", 1)[1]
+            if "(" not in name:  # per-sample copies drawn for the page: JSON has all
+                layers[q.layer][name] = q.value.tolist()
+        elif q.layer is not None:  # dL/da of layer k, recorded by layer k + 1
+            layers[q.layer][q.name] = q.value.tolist()
+    latex = LatexRenderer(trace, Format())
+    steps = []
+    for step in trace.steps:
+        entry = {"phase": step.phase, "layer": step.layer, "title": step.title}
+        if step.lhs is not None:
+            entry["result"] = step.result
+            entry["latex"] = (
+                latex.render(step.lhs)
+                + " = "
+                + " = ".join(latex.render(e) for e in step.rhs)
+            )
+        if step.note:
+            entry["note"] = step.note
+        steps.append(entry)
+    doc = {
+        "format": FORMAT,
+        "network": trace.title,
+        "dtype": trace.dtype,
+        "n_samples": trace.n_samples,
+        "notes": trace.notes,
+        "x": trace["x"].tolist(),
+    }
+    if trace.loss_name is not None:
+        doc["y"] = trace["y"].tolist()
+        doc["loss"] = {"name": trace.loss_name, "value": trace.loss_value}
+        doc["backprop"] = "complete" if trace.stopped is None else "stopped"
+        if trace.stopped is not None:
+            doc["stopped"] = trace.stopped
+    doc["output"] = trace[f"{len(layers)}.a"].tolist()
+    doc["lr"] = trace.lr
+    doc["update_applied"] = False
+    doc["layers"] = layers
+    doc["steps"] = steps
+    return doc
+
+
+def render_json(trace: Trace, indent: int | None = 2) -> str:
+    return json.dumps(trace_dict(trace), indent=indent, ensure_ascii=False) + "\n"
