@@ -41,6 +41,19 @@ from .losses import (
 )
 from .network import Sequential
 from .explain import explain  # gn.explain: the math of a network, step by step
+from . import datasets, optim, schedules, training
+from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, get_optimizer
+from .schedules import CosineLR, ExponentialLR, ReduceLROnPlateau, StepLR
+from .training import (
+    CSVLogger,
+    Callback,
+    EarlyStopping,
+    History,
+    LambdaCallback,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    metrics,
+)
 from . import io  # model files and checkpoints
 from .io import ModelFormatError, load, load_checkpoint, save, save_checkpoint
 from .interop import export_onnx, from_torch, to_torch  # onnx/torch imported on call
@@ -49,6 +62,28 @@ from .robustness import RobustnessReport, robustness_report
 
 __all__ = [
     "explain",
+    "Adam",
+    "AdamW",
+    "CSVLogger",
+    "Callback",
+    "CosineLR",
+    "EarlyStopping",
+    "ExponentialLR",
+    "History",
+    "LambdaCallback",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
+    "Optimizer",
+    "RMSprop",
+    "ReduceLROnPlateau",
+    "SGD",
+    "StepLR",
+    "datasets",
+    "get_optimizer",
+    "metrics",
+    "optim",
+    "schedules",
+    "training",
     "ACTIVATIONS",
     "ELU",
     "GELU",

@@ -266,6 +266,37 @@ class Sequential:
             grad = self.layers[i].backward(grad, need_input_grad or i > 0)  # dL/dA[i-1]
         return (value, grad) if need_input_grad else value
 
+    # -- training and prediction (bodies in glassnet.training) -------------------------
+    def fit(self, X, y=None, **kwargs):
+        """Train on (X, y); returns a History. See ``glassnet.training.fit``."""
+        from .training import fit  # lazy: the math modules import nothing from training
+
+        return fit(self, X, y, **kwargs)
+
+    def evaluate(self, X, y, **kwargs) -> dict:
+        """{"loss": ..., metric: ...} on (X, y). See ``glassnet.training.evaluate``."""
+        from .training import evaluate
+
+        return evaluate(self, X, y, **kwargs)
+
+    def predict(self, X, batch_size=None):
+        """Outputs for every row of X, computed in batches, dropout off."""
+        from .training import predict
+
+        return predict(self, X, batch_size)
+
+    def predict_classes(self, X, batch_size=None):
+        """Class labels (argmax, or threshold 0.5 for one sigmoid output)."""
+        from .training import predict_classes
+
+        return predict_classes(self, X, batch_size)
+
+    def predict_proba(self, X, batch_size=None):
+        """Class probabilities, shape (n, n_classes), rows summing to 1."""
+        from .training import predict_proba
+
+        return predict_proba(self, X, batch_size)
+
     # -- conveniences -----------------------------------------------------------------
     def copy(self, dtype=None) -> Sequential:
         """An independent copy (optionally cast to another dtype), same rng state."""

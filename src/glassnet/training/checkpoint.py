@@ -1,0 +1,122 @@
+"""ModelCheckpoint: save the network, optimizer and training position during fit."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+from ..schedules import Monitor
+from .callbacks import Callback
+
+#: File name used when ModelCheckpoint is given a folder.
+DEFAULT_NAME = "epoch-{epoch:04d}.safetensors"
+BEST_NAME = "best.safetensors"
+
+
+def default_save_fn():
+    """``glassnet.io.save_checkpoint``, imported when first needed."""
+    try:
+        io = importlib.import_module("glassnet.io")
+        return io.save_checkpoint
+    except (ImportError, AttributeError) as error:
+        raise RuntimeError(
+            "ModelCheckpoint has no save function: glassnet.io.save_checkpoint is not "
+            "available in this version; pass save_fn=f(path, net, optimizer, history, "
+            "rng_state, epoch, step)"
+        ) from error
+
+
+class ModelCheckpoint(Callback):
+    """Save a checkpoint every ``every_n_epochs`` epochs, or only when ``monitor``
+    improves (``save_best_only=True``).
+
+    Each save calls ``save_fn(path, net, optimizer, history, rng_state, epoch, step)``
+    with ``rng_state = net.rng.bit_generator.state`` and (epoch, step) the position a
+    resumed fit continues from (``fit(initial_epoch=epoch, initial_step=step)``; after
+    a completed epoch e that is (e + 1, 0)). ``save_fn`` defaults to
+    ``glassnet.io.save_checkpoint`` (atomic, safetensors).
+
+    Parameters
+    ----------
+    path : str or Path
+        A file name, which may use ``{epoch}`` (1-based, as printed) and logged values
+        such as ``{val_loss:.4f}``; or a folder (existing, or ending with a separator),
+        where files are named "epoch-0001.safetensors" (or "best.safetensors" with
+        ``save_best_only``).
+    every_n_epochs : int, default 1
+    save_best_only : bool, default False
+    monitor, mode, min_delta : as in EarlyStopping (used with ``save_best_only``).
+    save_fn : callable, optional
+
+    Attributes
+    ----------
+    saved : list of the paths written, in order.
+    """
+
+    def __init__(
+        self,
+        path,
+        every_n_epochs: int = 1,
+        save_best_only: bool = False,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        min_delta: float = 0.0,
+        save_fn=None,
+    ):
+        if (
+            isinstance(every_n_epochs, bool)
+            or not isinstance(every_n_epochs, int)
+            or every_n_epochs < 1
+        ):
+            raise ValueError(
+                f"every_n_epochs must be a positive integer, got {every_n_epochs!r}"
+            )
+        if save_fn is not None and not callable(save_fn):
+            raise TypeError(f"save_fn must be callable, got {save_fn!r}")
+        text = os.fspath(path)
+        is_folder = text.endswith(("/", os.sep)) or Path(text).is_dir()
+        name = BEST_NAME if save_best_only else DEFAULT_NAME
+        self.path = str(Path(text) / name) if is_folder else text
+        self.every_n_epochs = every_n_epochs
+        self.save_best_only = bool(save_best_only)
+        self.monitor = monitor
+        self._monitor = Monitor(monitor, mode, min_delta)
+        self.save_fn = save_fn
+        self.saved: list[str] = []
+
+    def on_train_begin(self, logs):
+        self._monitor.best = None
+        if self.save_fn is None:
+            self.save_fn = default_save_fn()
+
+    def on_epoch_end(self, epoch, logs):
+        if self.save_best_only:
+            if not self._monitor.improved(self._monitor.value(logs)):
+                return
+        elif (epoch + 1) % self.every_n_epochs:
+            return
+        self.save(epoch, logs)
+
+    def save(self, epoch: int, logs: dict) -> str:
+        try:
+            path = self.path.format(epoch=epoch + 1, **logs)
+        except (KeyError, IndexError, ValueError) as error:
+            raise ValueError(
+                f"ModelCheckpoint path {self.path!r} names a value that is not logged "
+                f"({error}); available: epoch, {', '.join(sorted(logs))}"
+            ) from error
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        next_epoch, next_step = self.trainer.position()
+        net = self.model
+        self.save_fn(
+            path,
+            net,
+            self.trainer.optimizer,
+            self.trainer.history,
+            net.rng.bit_generator.state,
+            next_epoch,
+            next_step,
+        )
+        self.saved.append(path)
+        return path

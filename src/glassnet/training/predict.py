@@ -1,0 +1,146 @@
+"""Using a trained network: outputs in batches, class labels, probabilities, and the
+loss and metrics on a labelled set (``evaluate``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..losses import get_loss
+from ..validation import check_input_matrix, check_positive_int
+from .data import as_indexable, check_rows, check_sample_weight
+from .metrics import resolve_metrics
+from .tasks import output_task
+
+#: Rows per forward pass in predict/evaluate when batch_size is not given.
+DEFAULT_BATCH = 1024
+
+
+def _rows(net, X, name: str = "X"):
+    """X as row-indexable 2-D data (a single sample may be given as a vector)."""
+    X = as_indexable(X, name)
+    if getattr(X, "ndim", None) == 1:
+        X = np.asarray(X).reshape(1, -1)
+    if len(X.shape) != 2:
+        raise ValueError(
+            f"{name} must be 2-D with shape (n_samples, {net.in_features}), got shape "
+            f"{tuple(X.shape)}"
+        )
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} has no samples (shape {tuple(X.shape)})")
+    if X.shape[1] != net.in_features:
+        raise ValueError(
+            f"{name} has {X.shape[1]} features per sample (shape {tuple(X.shape)}) but "
+            f"the first layer expects in_features={net.in_features}"
+        )
+    return X
+
+
+def _batch_size(batch_size) -> int:
+    return (
+        DEFAULT_BATCH
+        if batch_size is None
+        else check_positive_int(batch_size, "batch_size")
+    )
+
+
+def predict(net, X, batch_size: int | None = None) -> np.ndarray:
+    """The network's outputs A for every row of X, shape (n, out_features), computed
+    ``batch_size`` rows at a time (default 1024) in inference mode (no dropout).
+
+    X may be any array-like with rows, including a np.memmap larger than memory.
+    """
+    X = _rows(net, X)
+    size = _batch_size(batch_size)
+    n = X.shape[0]
+    out = np.empty((n, net.out_features), dtype=net.dtype)
+    for lo in range(0, n, size):
+        Xb = check_input_matrix(X[lo : lo + size], net.in_features, net.dtype)
+        out[lo : lo + size] = net._forward(Xb, training=False)
+    return out
+
+
+def _loss_for(net, loss):
+    if loss is not None:
+        return get_loss(loss)
+    remembered = getattr(net, "_train_config", {}).get("loss")
+    return remembered
+
+
+def predict_classes(net, X, batch_size: int | None = None, loss=None) -> np.ndarray:
+    """Class labels: argmax of the outputs for several classes; for one sigmoid
+    output 1 where a >= 0.5 (z >= 0 with a from_logits loss). Shape (n,), or (n, k)
+    for k independent sigmoid outputs."""
+    task = output_task(net, _loss_for(net, loss))
+    return task.labels(predict(net, X, batch_size))
+
+
+def predict_proba(net, X, batch_size: int | None = None, loss=None) -> np.ndarray:
+    """Class probabilities, rows summing to 1, shape (n, n_classes) as in
+    scikit-learn: the softmax outputs; [1 - p, p] for one sigmoid output; softmax or
+    sigmoid applied to logits when the network was trained with a from_logits loss."""
+    task = output_task(net, _loss_for(net, loss))
+    return task.probabilities(predict(net, X, batch_size))
+
+
+def evaluate(
+    net,
+    X,
+    y,
+    loss=None,
+    metrics=None,
+    batch_size: int | None = None,
+    sample_weight=None,
+) -> dict:
+    """{"loss": L, metric name: value, ...} of the network on (X, y).
+
+    ``loss`` and ``metrics`` default to those of the network's last ``fit``. The loss
+    is weighted by ``sample_weight`` if given; metrics are unweighted (as Keras's).
+    """
+    loss = _loss_for(net, loss)
+    if loss is None:
+        raise ValueError("evaluate needs loss=... (this network has not been fit yet)")
+    if metrics is None:
+        metrics = getattr(net, "_train_config", {}).get("metrics")
+    X = _rows(net, X)
+    check_rows(X, net.in_features, net.dtype)
+    if len(y) != X.shape[0]:
+        raise ValueError(
+            f"X and y have different numbers of samples: {X.shape[0]} and {len(y)}"
+        )
+    Y = net.prepare_targets(y, loss)
+    if sample_weight is not None:
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
+    task = output_task(net, loss)
+    return evaluate_prepared(
+        net, loss, X, Y, sample_weight, resolve_metrics(metrics, task), task, batch_size
+    )
+
+
+def evaluate_prepared(
+    net, loss, X, Y, sample_weight, metrics, task, batch_size=None, prefix=""
+):
+    """evaluate on validated data with prepared targets (used by fit each epoch).
+
+    The loss is the weighted mean over samples, assembled from batch means:
+    L = sum_b W_b L_b / sum_b W_b with W_b the batch's weight (its size, or the sum
+    of its sample weights).
+    """
+    size = _batch_size(batch_size)
+    n = X.shape[0]
+    outputs = np.empty((n, net.out_features), dtype=net.dtype) if metrics else None
+    total = weight_sum = 0.0
+    for lo in range(0, n, size):
+        Xb = np.asarray(X[lo : lo + size], dtype=net.dtype)
+        Yb = Y[lo : lo + size]
+        wb = None if sample_weight is None else sample_weight[lo : lo + size]
+        A = net._forward(Xb, training=False)
+        weight = len(Yb) if wb is None else float(wb.sum())
+        if weight > 0:
+            total += net._loss_of_output(loss, A, Yb, wb) * weight
+            weight_sum += weight
+        if outputs is not None:
+            outputs[lo : lo + size] = A
+    results = {f"{prefix}loss": total / weight_sum}
+    for name, fn in metrics:
+        results[f"{prefix}{name}"] = fn(task, Y, outputs)
+    return results
