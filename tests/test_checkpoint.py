@@ -206,6 +206,8 @@ def test_save_checkpoint_rejects_bad_arguments(tmp_path):
         gn.save_checkpoint(path, net, None, None, mt, 0, 0)
     with pytest.raises(TypeError, match="history must be a History"):
         gn.save_checkpoint(path, net, None, 5, None, 0, 0)
+    with pytest.raises(ValueError, match="history JSON must be an object"):
+        gn.save_checkpoint(path, net, None, "[1, 2]", None, 0, 0)
     assert os.listdir(tmp_path) == []
 
 

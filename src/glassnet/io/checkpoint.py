@@ -100,6 +100,15 @@ def _history_json(history) -> str | None:
             "history must be a History (with to_json()) or its JSON text, got "
             f"{type(history).__name__}"
         )
+    try:
+        parsed = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"history JSON text is not valid JSON: {error}") from None
+    if not isinstance(parsed, dict):
+        raise ValueError(
+            f"history JSON must be an object (History.to_json()), got "
+            f"{type(parsed).__name__}"
+        )
     return text
 
 

@@ -290,7 +290,8 @@ def read_tensors(data: bytes, header: Header) -> dict[str, np.ndarray]:
 
 def decode(data: bytes) -> tuple[Header, dict[str, np.ndarray]]:
     """Validates ``data`` (a whole file) and returns its header and tensors."""
-    data = bytes(data)
+    if not isinstance(data, bytes):
+        data = bytes(data)
     header = parse_header(data, len(data))
     return header, read_tensors(data, header)
 

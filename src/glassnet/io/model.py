@@ -193,6 +193,7 @@ def check_finite(name: str, array: np.ndarray) -> None:
 
 def decode_file(data: bytes, *, allow_nonfinite: bool = False) -> GlassnetFile:
     """Validates a whole glassnet file and rebuilds its network."""
+    data = bytes(data)  # one immutable copy for parsing, tensors and the checksum
     header, tensors = container.decode(data)
     meta = header.metadata
     fmt, version = _format_of(meta)
@@ -240,7 +241,7 @@ def decode_file(data: bytes, *, allow_nonfinite: bool = False) -> GlassnetFile:
     if not allow_nonfinite:
         for name in expected:
             check_finite(name, tensors[name])
-    container.verify_checksum(bytes(data), header)
+    container.verify_checksum(data, header)
     net = build_network(dtype, specs, tensors, rng_state)
     return GlassnetFile(fmt, version, library_version, net, extra, header, tensors)
 
