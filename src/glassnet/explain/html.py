@@ -111,9 +111,12 @@ class MathMLRenderer(Renderer):
 
     def node_bin(self, expr, tight):
         op = self.product_operator(expr)
-        return mrow(
-            self.visit(expr.left), mo(_OPERATORS[op]), self.visit(expr.right, True)
-        )
+        operator = mo(_OPERATORS[op])
+        if (
+            op == "*"
+        ):  # a thin space after it, like LaTeX's \, : "y log a", not "ylog a"
+            operator += '<mspace width="0.17em"></mspace>'
+        return mrow(self.visit(expr.left), operator, self.visit(expr.right, True))
 
     def node_frac(self, expr, tight):
         return f"<mfrac>{self.visit(expr.num)}{self.visit(expr.den)}</mfrac>"
