@@ -146,12 +146,12 @@ class Monitor:
 
     def value(self, logs: dict) -> float:
         if self.monitor not in logs:
-            hint = (
-                " (pass validation_data= or validation_split= to fit, or monitor "
-                "a training value)"
-                if self.monitor.startswith("val_")
-                else ""
-            )
+            if self.monitor.startswith("val_") and "val_loss" not in logs:
+                hint = " (pass validation_data= or validation_split= to fit)"
+            elif self.monitor not in ("loss", "val_loss"):
+                hint = " (list the metric in fit(metrics=[...]))"
+            else:
+                hint = ""
             raise ValueError(
                 f"monitor {self.monitor!r} is not among the logged values "
                 f"{sorted(logs)}{hint}"
@@ -176,9 +176,10 @@ class ReduceLROnPlateau(Schedule):
     epochs, as Keras's ``ReduceLROnPlateau`` callback.
 
     lr <- max(lr * factor, min_lr) after ``patience`` epochs in a row without an
-    improvement by more than ``min_delta`` (absolute); then ``cooldown`` epochs pass
-    before counting again. (``torch.optim.lr_scheduler.ReduceLROnPlateau`` waits one
-    epoch more and measures improvement relative to the best value by default.)
+    improvement by more than ``min_delta`` (absolute); the ``cooldown`` epochs after a
+    reduction are not counted. (``torch.optim.lr_scheduler.ReduceLROnPlateau`` waits
+    one epoch more and measures improvement relative to the best value by default;
+    Keras's callback lets one cooldown epoch less go uncounted.)
 
     Examples
     --------
@@ -221,18 +222,20 @@ class ReduceLROnPlateau(Schedule):
     def update(self, logs: dict, lr: float) -> float:
         """The learning rate after an epoch whose logged values are ``logs``."""
         value = self.monitor.value(logs)
-        if self.cooldown_left > 0:
+        improved = self.monitor.improved(value)
+        if self.cooldown_left > 0:  # the epochs right after a reduction do not count
             self.cooldown_left -= 1
             self.wait = 0
-        if self.monitor.improved(value):
+            return lr
+        if improved:
             self.wait = 0
-        elif self.cooldown_left == 0:
-            self.wait += 1
-            if self.wait >= self.patience:
-                self.wait = 0
-                self.cooldown_left = self.cooldown
-                return max(lr * self.factor, self.min_lr)
-        return lr
+            return lr
+        self.wait += 1
+        if self.wait < self.patience:
+            return lr
+        self.wait = 0
+        self.cooldown_left = self.cooldown
+        return max(lr * self.factor, self.min_lr)
 
     def state_dict(self) -> dict:
         best = self.monitor.best

@@ -12,15 +12,21 @@ _BAR_WIDTH = 24
 _REFRESH_SECONDS = 0.1
 
 
-def format_logs(logs: dict, skip=("epoch_time",)) -> str:
-    parts = []
-    for key, value in logs.items():
-        if key in skip or value is None:
-            continue
-        parts.append(
-            f"{key} {value:.4g}" if isinstance(value, float) else f"{key} {value}"
+def format_value(value) -> str:
+    if isinstance(value, float):
+        return (
+            f"{value:.4f}" if value == 0 or 1e-3 <= abs(value) < 1e5 else f"{value:.3e}"
         )
-    return "  ".join(parts)
+    return str(value)
+
+
+def format_logs(logs: dict, skip=("epoch_time",)) -> str:
+    """ "loss 0.1234  accuracy 0.9700 ..." for the values in ``logs``."""
+    return "  ".join(
+        f"{key} {format_value(value)}"
+        for key, value in logs.items()
+        if key not in skip and value is not None
+    )
 
 
 def format_seconds(seconds: float) -> str:
@@ -85,9 +91,12 @@ class ProgressBar(Callback):
             )
             counted = done - self.first_step
             left = elapsed / counted * (self.steps - done) if counted else 0.0
-            tail = f" {done}/{self.steps}  loss {self.loss_sum / self.count:.4g}  ETA {format_seconds(left)}"
+            tail = f" {done}/{self.steps}  loss {format_value(self.loss_sum / self.count)}  ETA {format_seconds(left)}"
         else:
-            bar, tail = "", f"step {done}  loss {self.loss_sum / self.count:.4g}"
+            bar, tail = (
+                "",
+                f"step {done}  loss {format_value(self.loss_sum / self.count)}",
+            )
         line = head + bar + tail
         pad = max(0, self.line_width - len(line))
         self.stream.write("\r" + line + " " * pad)
@@ -106,14 +115,14 @@ class ProgressBar(Callback):
 
     def on_train_end(self, logs):
         reason = self.trainer.stop_reason
-        if reason == "interrupted" or (
-            reason and self.trainer.step not in (0, self.steps)
-        ):
-            epoch, step = self.trainer.position()
-            if self.live and self.line_width:
-                self.stream.write("\n")
-            self.stream.write(
-                f"Stopped ({reason}) at epoch {epoch + 1}, step {step}: resume with "
-                f"initial_epoch={epoch}, initial_step={step}\n"
-            )
-            self.stream.flush()
+        epoch, step = self.trainer.position()
+        if reason is None or step == 0:
+            return  # ran to the end, or stopped at an epoch boundary: nothing to add
+        if self.live and self.line_width:
+            self.stream.write("\n")
+        self.stream.write(
+            f"Stopped ({reason}) after step {step} of epoch {epoch + 1}: continue "
+            f"with fit(..., initial_epoch={epoch}, initial_step={step}, "
+            f"seed={self.params.get('seed')})\n"
+        )
+        self.stream.flush()
