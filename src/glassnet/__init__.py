@@ -62,6 +62,7 @@ from .robustness import RobustnessReport, robustness_report
 
 __all__ = [
     "explain",
+    "plot",
     "Adam",
     "AdamW",
     "CSVLogger",
@@ -133,3 +134,13 @@ __all__ = [
     "robustness_report",
     "worked_example",
 ]
+
+
+def __getattr__(name):
+    # gn.plot needs matplotlib (the `plot` extra): imported on first use only, so
+    # `import glassnet` works with numpy alone.
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError(f"module 'glassnet' has no attribute {name!r}")
