@@ -56,12 +56,21 @@ class MathMLRenderer(Renderer):
         return mrow(mo("−"), body) if text.startswith("-") else body
 
     def matrix(self, cells):
+        # Decimal points line up: cells are right-aligned (CSS) and each number's
+        # fraction is padded to its column's longest with invisible digits.
+        tails = [[_tail(c) for c in col] for col in zip(*cells, strict=True)]
+        longest = [max(len(t) for t in col) for col in tails]
         rows = []
         for row in cells:
-            tds = "".join(
-                f"<mtd>{mo(c) if c in ELLIPSES else self.number(c)}</mtd>" for c in row
-            )
-            rows.append(f"<mtr>{tds}</mtr>")
+            tds = []
+            for j, c in enumerate(row):
+                if c in ELLIPSES:
+                    tds.append(f"<mtd>{mo(c)}</mtd>")
+                    continue
+                pad = longest[j] - len(_tail(c))
+                phantom = f"<mphantom><mn>{'0' * pad}</mn></mphantom>" if pad else ""
+                tds.append(f"<mtd>{mrow(self.number(c), phantom)}</mtd>")
+            rows.append(f"<mtr>{''.join(tds)}</mtr>")
         return f'<mtable class="matrix">{"".join(rows)}</mtable>'
 
     def paren(self, inner, square=False):
@@ -172,6 +181,14 @@ class MathMLRenderer(Renderer):
         return mrow(mo("{"), f'<mtable class="cases">{"".join(rows)}</mtable>')
 
 
+def _tail(cell: str) -> str:
+    """What follows the integer part: ".0612" of "-0.0612" ("" for ellipses and
+    numbers in exponent form, which are not padded)."""
+    if cell in ELLIPSES or "e" in cell:
+        return ""
+    return cell[len(cell.split(".")[0]) :]
+
+
 def math(inner: str) -> str:
     return f'<math display="inline">{inner}</math>'
 
@@ -246,7 +263,8 @@ STYLE = """
     linear-gradient(currentColor, currentColor) bottom left / .3em 1.5px no-repeat,
     linear-gradient(currentColor, currentColor) top right / .3em 1.5px no-repeat,
     linear-gradient(currentColor, currentColor) bottom right / .3em 1.5px no-repeat; }
-.gx mtable.matrix mtd { padding: .1em .45em; text-align: right; }
+.gx mtable.matrix mtd { padding: .1em .45em; }
+.gx mtable.matrix mtd > * { display: block math; margin-left: auto; }
 .gx mtable.cases { margin-left: .1em; }
 .gx mtable.cases mtd { padding: .05em .4em; text-align: left; }
 .gx mo.big { font-size: 1.3em; }
