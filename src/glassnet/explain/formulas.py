@@ -42,6 +42,11 @@ LOSS_NAMES = {
 }
 
 
+def output_symbol(k: int) -> Sym:
+    """The symbol of layer k's output, a_k; a_0 is the input x."""
+    return Sym("x") if k == 0 else Sym("a", str(k))
+
+
 def display_name(activation: Activation) -> str:
     return DISPLAY_NAMES.get(activation.name, activation.name)
 

@@ -16,7 +16,8 @@ from ..losses import CrossEntropyLoss, Loss, get_loss
 from ..network import Sequential
 from ..validation import as_float_array, check_input_matrix, check_number
 from . import formulas as F
-from .expr import Bin, Fn, Partial, Q, Sum, Sym, T
+from .backprop import BackwardSteps
+from .expr import Bin, Fn, Q, Sym
 from .trace import Quantity, Step, Trace
 
 
@@ -106,12 +107,7 @@ def _targets(y, X: np.ndarray, net: Sequential, loss: Loss) -> np.ndarray:
     return net.prepare_targets(y, loss)
 
 
-def _a(k: int) -> Sym:
-    """The symbol of layer k's output; a_0 is the input x."""
-    return Sym("x") if k == 0 else Sym("a", str(k))
-
-
-class _Walk:
+class _Walk(BackwardSteps):
     """The recording itself: one method per phase, appending to ``self.trace``."""
 
     def __init__(self, net, X, Y, loss, lr):
@@ -119,7 +115,7 @@ class _Walk:
         self.n = X.shape[0]
         layers = net.layers
         self.trace = Trace(
-            title=_title(net),
+            title=describe_network(net),
             layer_titles=[_layer_title(k, layer) for k, layer in enumerate(layers, 1)],
             loss_name=loss.name if Y is not None else None,
             loss_label=F.loss_display_name(loss) if Y is not None else None,
@@ -220,7 +216,7 @@ class _Walk:
         elif isinstance(layer, ActivationLayer):
             self.activation_step(i, layer.activation, prev, A)
         elif isinstance(layer, Dropout):
-            a = self.quantity(f"{k}.a", "a", i, _a(k), A)
+            a = self.quantity(f"{k}.a", "a", i, F.output_symbol(k), A)
             self.step(
                 "forward",
                 i,
@@ -233,14 +229,14 @@ class _Walk:
                 f"{layer.p:g} and scale the rest by 1/(1 − p).)",
             )
         else:
-            a = self.quantity(f"{k}.a", "a", i, _a(k), A)
+            a = self.quantity(f"{k}.a", "a", i, F.output_symbol(k), A)
             self.step(
                 "forward", i, f"{type(layer).__name__}", a, (Fn(repr(layer), (prev,)),)
             )
 
     def activation_step(self, i: int, activation: Activation, z: Q, A) -> None:
         k = i + 1
-        a = self.quantity(f"{k}.a", "a", i, _a(k), A)
+        a = self.quantity(f"{k}.a", "a", i, F.output_symbol(k), A)
         note = ""
         Z = self.trace[z.key]
         z_name = (
@@ -318,221 +314,6 @@ class _Walk:
         return self.quantity("N", "N", None, Sym("N"), np.asarray(N), "scalar")
 
     # -- backward -----------------------------------------------------------------------
-    def backward(self, A) -> None:
-        net, loss, Y = self.net, self.loss, self.Y
-        layers = net.layers
-        last = len(layers) - 1
-        L = last + 1
-        count = self.count_symbol()
-        fused = loss.fuses_with(layers[-1].output_activation)
-        self.stop_layer = last
-        dA = loss.grad(A, Y)  # dL/dA[L], as in Sequential._backward
-        da = self.quantity(f"{L}.dL/da", "dL/da", last, Partial(Sym("L"), _a(L)), dA)
-        rhs = F.loss_gradient(loss, Q(self.a_key(L)), Q("y"), count)
-        self.step("backward", last, "How the loss changes with the output", da, (rhs,))
-        for i in range(last, -1, -1):
-            self.stop_layer = i
-            layer = layers[i]
-            need = i > 0  # Sequential._backward: no dL/dx for the first layer
-            if isinstance(layer, (Dense, ActivationLayer)):
-                dZ = self.delta(i, layer, fused and i == last, count)
-                if isinstance(layer, Dense):
-                    dA = layer.backward_from_z(dZ, need)
-                    self.parameter_gradients(i, layer, dA)
-                else:
-                    dA = layer.backward_from_z(dZ, need)
-            elif isinstance(layer, Dropout):
-                dA = layer.backward(dA, need)
-                if need:
-                    got = self.quantity(
-                        f"{i}.dL/da", "dL/da", i - 1, Partial(Sym("L"), _a(i)), dA
-                    )
-                    self.step(
-                        "backward",
-                        i - 1,
-                        "Gradient through dropout (switched off)",
-                        got,
-                        (Q(f"{i + 1}.dL/da"),),
-                    )
-            else:
-                dA = layer.backward(self.trace[f"{i + 1}.dL/da"], need)
-                if need:
-                    got = self.quantity(
-                        f"{i}.dL/da", "dL/da", i - 1, Partial(Sym("L"), _a(i)), dA
-                    )
-                    self.step(
-                        "backward",
-                        i - 1,
-                        f"Gradient through {type(layer).__name__}",
-                        got,
-                        (Fn(f"backward of {layer!r}", (Q(f"{i + 1}.dL/da"),)),),
-                    )
-        self.trace.grads = [
-            {name: g.copy() for name, g in layer.grads.items()} for layer in layers
-        ]
-
-    def delta(self, i: int, layer, fused: bool, count) -> np.ndarray:
-        """Record da/dz and dL/dz of layer i (index), and return dL/dz as computed by
-        the library: the fused (A - Y)/N, or activation.backward(dA, Z, A)."""
-        k = i + 1
-        activation = layer.activation
-        is_dense = isinstance(layer, Dense)
-        z_key = f"{k}.z" if is_dense else self.a_key(k - 1)
-        z_sym = Sym("z", str(k)) if is_dense else _a(k - 1)
-        Z, A = self.trace[z_key], self.trace[f"{k}.a"]
-        dA = self.trace[f"{k}.dL/da"]
-        a, z, dL_da = Q(f"{k}.a"), Q(z_key), Q(f"{k}.dL/da")
-        if is_dense:
-            delta_key, delta_sym = f"{k}.dL/dz", Sym("δ", str(k))
-        else:  # an activation layer's input is a_(k-1): its dL/dz is dL/da_(k-1)
-            delta_key, delta_sym = f"{k - 1}.dL/da", Partial(Sym("L"), _a(k - 1))
-        slope = self.slope_step(i, activation, z, z_sym, a, Z, A)  # may raise (step)
-        if fused:
-            dZ = self.loss.grad_from_logits(A, self.Y)  # dL/dZ[L], exact, finite
-            softmax = activation.name == "softmax"
-            chain = Bin("*" if softmax else "⊙", *_chain(slope, dL_da, softmax))
-            rhs = (Partial(Sym("L"), z_sym), chain, F.fused_gradient(a, Q("y"), count))
-            note = F.fused_reason(self.loss, k)
-            if count is not None:
-                note += " The 1/N of the mean carries through unchanged."
-        else:
-            dZ = activation.backward(dA, Z, A)  # dL/dz = dL/da * g'(z) (softmax: J^T v)
-            note = ""
-            if activation.name == "identity":
-                rhs = (Partial(Sym("L"), z_sym), dL_da)
-                note = f"With no activation a{k} = z{k}, so ∂a/∂z = 1."
-            else:
-                softmax = activation.name == "softmax"
-                chain = Bin("*" if softmax else "⊙", *_chain(slope, dL_da, softmax))
-                rhs = (Partial(Sym("L"), z_sym), chain)
-        d = self.quantity(
-            delta_key,
-            "dL/dz" if is_dense else "dL/da",
-            i - (not is_dense),
-            delta_sym,
-            dZ,
-        )
-        if not is_dense:
-            rhs = rhs[1:]  # "dL/da_(k-1) = dL/da_k ⊙ da_k/da_(k-1)"
-        title = "Error signal δ (chain rule)" if is_dense else "Gradient passed back"
-        self.step("backward", i, title, d, rhs, note)
-        return dZ
-
-    def slope_step(self, i, activation, z: Q, z_sym, a: Q, Z, A) -> Q:
-        """da/dz: elementwise slope, or the softmax Jacobian (per sample)."""
-        k = i + 1
-        derivative_sym = Partial(_a(k), z_sym)
-        if activation.name == "softmax":
-            J = Z.shape[1]
-            jac = np.einsum("si,ij->sij", A, np.eye(J, dtype=A.dtype)) - np.einsum(
-                "si,sj->sij", A, A
-            )  # J_s = diag(a_s) - a_s a_s^T, per sample s
-            q = self.quantity(
-                f"{k}.da/dz", "da/dz", i, Sym("J", str(k)), jac, "jacobian"
-            )
-            if self.n == 1:
-                self.step(
-                    "backward",
-                    i,
-                    "Slope of the softmax: its Jacobian",
-                    q,
-                    (derivative_sym, F.softmax_jacobian(a)),
-                    note="Each a_i depends on every z_j, so the slope is a matrix, "
-                    "J_ij = ∂a_i/∂z_j = a_i (δ_ij − a_j); J is symmetric, and the chain "
-                    "rule multiplies it with the gradient vector.",
-                )
-            else:
-                for s in range(min(self.n, 3)):
-                    a_s = self.quantity(
-                        f"{k}.a({s + 1})",
-                        "a",
-                        i,
-                        Sym("a", str(k), f"({s + 1})"),
-                        A[s : s + 1].T,
-                        "matrix",
-                    )
-                    js = self.quantity(
-                        f"{k}.J({s + 1})",
-                        "J",
-                        i,
-                        Sym("J", str(k), f"({s + 1})"),
-                        jac[s],
-                        "matrix",
-                    )
-                    self.step(
-                        "backward",
-                        i,
-                        f"Softmax Jacobian of sample {s + 1}",
-                        js,
-                        (F.softmax_jacobian(a_s),),
-                        note=""
-                        if s
-                        else "Each sample has its own Jacobian "
-                        "J_ij = a_i (δ_ij − a_j); δ is J times the gradient, column by column."
-                        + (
-                            f" (The first 3 of {self.n} are shown; the JSON has all.)"
-                            if self.n > 3
-                            else ""
-                        ),
-                    )
-            return q
-        if activation.name == "identity":
-            return None
-        slope = activation.derivative(Z, A)  # raises StepGradientError for step
-        q = self.quantity(f"{k}.da/dz", "da/dz", i, derivative_sym, slope)
-        name = F.display_name(activation)
-        self.step(
-            "backward",
-            i,
-            f"Slope of the {name}",
-            q,
-            (F.activation_derivative(activation, z, a),),
-        )
-        return q
-
-    def parameter_gradients(self, i: int, layer: Dense, dA_prev) -> None:
-        k = i + 1
-        delta = Q(f"{k}.dL/dz")
-        prev = Q(self.a_key(k - 1))
-        dW = self.quantity(
-            f"{k}.dL/dW",
-            "dL/dW",
-            i,
-            Partial(Sym("L"), Sym("W", str(k))),
-            layer.dW,
-            "param",
-        )
-        self.step(
-            "backward",
-            i,
-            "Weight gradient",
-            dW,
-            (Bin("*", delta, T(prev)),),
-            note="" if self.n == 1 else "The matrix product sums over the samples.",
-        )
-        if layer.use_bias:
-            db = self.quantity(
-                f"{k}.dL/db",
-                "dL/db",
-                i,
-                Partial(Sym("L"), Sym("b", str(k))),
-                layer.db,
-                "param",
-            )
-            rhs = delta if self.n == 1 else Sum(delta, "s")
-            self.step("backward", i, "Bias gradient", db, (rhs,))
-        if dA_prev is not None:
-            got = self.quantity(
-                f"{k - 1}.dL/da", "dL/da", i - 1, Partial(Sym("L"), _a(k - 1)), dA_prev
-            )
-            self.step(
-                "backward",
-                i - 1,
-                f"Gradient passed back from layer {k}",
-                got,
-                (Bin("*", T(Q(f"{k}.W")), delta),),
-            )
-
     # -- update -------------------------------------------------------------------------
     def update(self) -> None:
         lr = self.quantity("lr", "lr", None, Sym("η"), np.asarray(self.lr), "scalar")
@@ -560,13 +341,7 @@ class _Walk:
                 )
 
 
-def _chain(slope: Q, dL_da: Q, softmax: bool):
-    """The chain rule's two factors as written: J dL/da (a matrix times a vector) for
-    softmax, dL/da ⊙ da/dz (entry by entry) for every other activation."""
-    return (slope, dL_da) if softmax else (dL_da, slope)
-
-
-def _title(net: Sequential) -> str:
+def describe_network(net: Sequential) -> str:
     """The network in one line: Sequential 2 → 2 (ReLU) → 1 (sigmoid)."""
     widths = [str(net.in_features)]
     for layer, width in zip(net.layers, net._widths[1:], strict=True):

@@ -1,0 +1,259 @@
+"""The backward half of the explain walk: backpropagation, step by step.
+
+Mirrors ``Sequential._backward`` call for call: the loss's dL/dA (or the fused dL/dZ),
+then for each layer from the last, ``activation.backward`` and ``backward_from_z`` on
+the very arrays the walk recorded, so every gradient is bitwise the one training uses.
+Alongside, it records what a teacher writes: the activation's slope (the softmax's
+Jacobian), the chain rule, and the weight, bias and input gradients.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..layers import ActivationLayer, Dense, Dropout
+from . import formulas as F
+from .expr import Bin, Fn, Partial, Q, Sum, Sym, T
+
+
+class BackwardSteps:
+    """Mixed into the walk: uses its ``quantity``, ``step``, ``a_key``, ``trace``,
+    ``net``, ``loss``, ``Y``, ``n`` and ``count_symbol``."""
+
+    def backward(self, A) -> None:
+        net, loss, Y = self.net, self.loss, self.Y
+        layers = net.layers
+        last = len(layers) - 1
+        L = last + 1
+        count = self.count_symbol()
+        fused = loss.fuses_with(layers[-1].output_activation)
+        self.stop_layer = last
+        dA = loss.grad(A, Y)  # dL/dA[L], as in Sequential._backward
+        da = self.quantity(
+            f"{L}.dL/da", "dL/da", last, Partial(Sym("L"), F.output_symbol(L)), dA
+        )
+        rhs = F.loss_gradient(loss, Q(self.a_key(L)), Q("y"), count)
+        self.step("backward", last, "How the loss changes with the output", da, (rhs,))
+        for i in range(last, -1, -1):
+            self.stop_layer = i
+            layer = layers[i]
+            need = i > 0  # Sequential._backward: no dL/dx for the first layer
+            if isinstance(layer, (Dense, ActivationLayer)):
+                dZ = self.delta(i, layer, fused and i == last, count)
+                if isinstance(layer, Dense):
+                    dA = layer.backward_from_z(dZ, need)
+                    self.parameter_gradients(i, layer, dA)
+                else:
+                    dA = layer.backward_from_z(dZ, need)
+            elif isinstance(layer, Dropout):
+                dA = layer.backward(dA, need)
+                if need:
+                    got = self.quantity(
+                        f"{i}.dL/da",
+                        "dL/da",
+                        i - 1,
+                        Partial(Sym("L"), F.output_symbol(i)),
+                        dA,
+                    )
+                    self.step(
+                        "backward",
+                        i - 1,
+                        "Gradient through dropout (switched off)",
+                        got,
+                        (Q(f"{i + 1}.dL/da"),),
+                    )
+            else:
+                dA = layer.backward(self.trace[f"{i + 1}.dL/da"], need)
+                if need:
+                    got = self.quantity(
+                        f"{i}.dL/da",
+                        "dL/da",
+                        i - 1,
+                        Partial(Sym("L"), F.output_symbol(i)),
+                        dA,
+                    )
+                    self.step(
+                        "backward",
+                        i - 1,
+                        f"Gradient through {type(layer).__name__}",
+                        got,
+                        (Fn(f"backward of {layer!r}", (Q(f"{i + 1}.dL/da"),)),),
+                    )
+        self.trace.grads = [
+            {name: g.copy() for name, g in layer.grads.items()} for layer in layers
+        ]
+
+    def delta(self, i: int, layer, fused: bool, count) -> np.ndarray:
+        """Record da/dz and dL/dz of layer i (index), and return dL/dz as computed by
+        the library: the fused (A - Y)/N, or activation.backward(dA, Z, A)."""
+        k = i + 1
+        activation = layer.activation
+        is_dense = isinstance(layer, Dense)
+        z_key = f"{k}.z" if is_dense else self.a_key(k - 1)
+        z_sym = Sym("z", str(k)) if is_dense else F.output_symbol(k - 1)
+        Z, A = self.trace[z_key], self.trace[f"{k}.a"]
+        dA = self.trace[f"{k}.dL/da"]
+        a, z, dL_da = Q(f"{k}.a"), Q(z_key), Q(f"{k}.dL/da")
+        if is_dense:
+            delta_key, delta_sym = f"{k}.dL/dz", Sym("δ", str(k))
+        else:  # an activation layer's input is a_(k-1): its dL/dz is dL/da_(k-1)
+            delta_key, delta_sym = (
+                f"{k - 1}.dL/da",
+                Partial(Sym("L"), F.output_symbol(k - 1)),
+            )
+        slope = self.slope_step(i, activation, z, z_sym, a, Z, A)  # may raise (step)
+        if fused:
+            dZ = self.loss.grad_from_logits(A, self.Y)  # dL/dZ[L], exact, finite
+            softmax = activation.name == "softmax"
+            chain = Bin("*" if softmax else "⊙", *_chain(slope, dL_da, softmax))
+            rhs = (Partial(Sym("L"), z_sym), chain, F.fused_gradient(a, Q("y"), count))
+            note = F.fused_reason(self.loss, k)
+            if count is not None:
+                note += " The 1/N of the mean carries through unchanged."
+        else:
+            dZ = activation.backward(dA, Z, A)  # dL/dz = dL/da * g'(z) (softmax: J^T v)
+            note = ""
+            if activation.name == "identity":
+                rhs = (Partial(Sym("L"), z_sym), dL_da)
+                note = f"With no activation a{k} = z{k}, so ∂a/∂z = 1."
+            else:
+                softmax = activation.name == "softmax"
+                chain = Bin("*" if softmax else "⊙", *_chain(slope, dL_da, softmax))
+                rhs = (Partial(Sym("L"), z_sym), chain)
+        d = self.quantity(
+            delta_key,
+            "dL/dz" if is_dense else "dL/da",
+            i - (not is_dense),
+            delta_sym,
+            dZ,
+        )
+        if not is_dense:
+            rhs = rhs[1:]  # "dL/da_(k-1) = dL/da_k ⊙ da_k/da_(k-1)"
+        title = "Error signal δ (chain rule)" if is_dense else "Gradient passed back"
+        self.step("backward", i, title, d, rhs, note)
+        return dZ
+
+    def slope_step(self, i, activation, z: Q, z_sym, a: Q, Z, A) -> Q:
+        """da/dz: elementwise slope, or the softmax Jacobian (per sample)."""
+        k = i + 1
+        derivative_sym = Partial(F.output_symbol(k), z_sym)
+        if activation.name == "softmax":
+            J = Z.shape[1]
+            jac = np.einsum("si,ij->sij", A, np.eye(J, dtype=A.dtype)) - np.einsum(
+                "si,sj->sij", A, A
+            )  # J_s = diag(a_s) - a_s a_s^T, per sample s
+            q = self.quantity(
+                f"{k}.da/dz", "da/dz", i, Sym("J", str(k)), jac, "jacobian"
+            )
+            if self.n == 1:
+                self.step(
+                    "backward",
+                    i,
+                    "Slope of the softmax: its Jacobian",
+                    q,
+                    (derivative_sym, F.softmax_jacobian(a)),
+                    note="Each a_i depends on every z_j, so the slope is a matrix, "
+                    "J_ij = ∂a_i/∂z_j = a_i (δ_ij − a_j); J is symmetric, and the chain "
+                    "rule multiplies it with the gradient vector.",
+                )
+            else:
+                for s in range(min(self.n, 3)):
+                    a_s = self.quantity(
+                        f"{k}.a({s + 1})",
+                        "a",
+                        i,
+                        Sym("a", str(k), f"({s + 1})"),
+                        A[s : s + 1].T,
+                        "matrix",
+                    )
+                    js = self.quantity(
+                        f"{k}.J({s + 1})",
+                        "J",
+                        i,
+                        Sym("J", str(k), f"({s + 1})"),
+                        jac[s],
+                        "matrix",
+                    )
+                    self.step(
+                        "backward",
+                        i,
+                        f"Softmax Jacobian of sample {s + 1}",
+                        js,
+                        (F.softmax_jacobian(a_s),),
+                        note=""
+                        if s
+                        else "Each sample has its own Jacobian "
+                        "J_ij = a_i (δ_ij − a_j); δ is J times the gradient, column by column."
+                        + (
+                            f" (The first 3 of {self.n} are shown; the JSON has all.)"
+                            if self.n > 3
+                            else ""
+                        ),
+                    )
+            return q
+        if activation.name == "identity":
+            return None
+        slope = activation.derivative(Z, A)  # raises StepGradientError for step
+        q = self.quantity(f"{k}.da/dz", "da/dz", i, derivative_sym, slope)
+        name = F.display_name(activation)
+        self.step(
+            "backward",
+            i,
+            f"Slope of the {name}",
+            q,
+            (F.activation_derivative(activation, z, a),),
+        )
+        return q
+
+    def parameter_gradients(self, i: int, layer: Dense, dA_prev) -> None:
+        k = i + 1
+        delta = Q(f"{k}.dL/dz")
+        prev = Q(self.a_key(k - 1))
+        dW = self.quantity(
+            f"{k}.dL/dW",
+            "dL/dW",
+            i,
+            Partial(Sym("L"), Sym("W", str(k))),
+            layer.dW,
+            "param",
+        )
+        self.step(
+            "backward",
+            i,
+            "Weight gradient",
+            dW,
+            (Bin("*", delta, T(prev)),),
+            note="" if self.n == 1 else "The matrix product sums over the samples.",
+        )
+        if layer.use_bias:
+            db = self.quantity(
+                f"{k}.dL/db",
+                "dL/db",
+                i,
+                Partial(Sym("L"), Sym("b", str(k))),
+                layer.db,
+                "param",
+            )
+            rhs = delta if self.n == 1 else Sum(delta, "s")
+            self.step("backward", i, "Bias gradient", db, (rhs,))
+        if dA_prev is not None:
+            got = self.quantity(
+                f"{k - 1}.dL/da",
+                "dL/da",
+                i - 1,
+                Partial(Sym("L"), F.output_symbol(k - 1)),
+                dA_prev,
+            )
+            self.step(
+                "backward",
+                i - 1,
+                f"Gradient passed back from layer {k}",
+                got,
+                (Bin("*", T(Q(f"{k}.W")), delta),),
+            )
+
+
+def _chain(slope: Q, dL_da: Q, softmax: bool):
+    """The chain rule's two factors as written: J dL/da (a matrix times a vector) for
+    softmax, dL/da ⊙ da/dz (entry by entry) for every other activation."""
+    return (slope, dL_da) if softmax else (dL_da, slope)
