@@ -266,3 +266,68 @@ def test_mismatched_inputs_are_rejected(small):
         fgsm([net], X, y, 0.1)
     with pytest.raises(ValueError, match=r"mix must be in \[0, 1\], got 1.5"):
         FGSM(eps=0.1, mix=1.5)
+
+
+# -- adversarial training: one fit step computed again by hand -------------------------
+def one_sgd_step_by_hand(net, X, y, lr, mix, X_adv, sample_weight=None):
+    """theta - lr * [(1 - mix) dL_clean/dtheta + mix dL_adv/dtheta], via loss_and_grad."""
+    L_clean, _ = net.loss_and_grad(X, y, "cross_entropy", sample_weight=sample_weight)
+    g_clean = net.flat_grads.copy()
+    L_adv, _ = net.loss_and_grad(X_adv, y, "cross_entropy", sample_weight=sample_weight)
+    g_adv = net.flat_grads.copy()
+    theta = net.flat_params - lr * ((1 - mix) * g_clean + mix * g_adv)
+    return theta, (1 - mix) * L_clean + mix * L_adv
+
+
+@pytest.mark.parametrize("mix", [0.5, 0.3, 1.0])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fit_adversarial_fgsm_step_is_the_mixed_loss_gradient(mix, weighted):
+    net, X, y = make_case("tanh", "softmax", 4, "cross_entropy", seed=11, n=10)
+    w = np.linspace(0.5, 2.0, 10) if weighted else None
+    X_adv = fgsm(net, X, y, 0.1, clip=(0, 1))  # against the weights before the step
+    expected, expected_loss = one_sgd_step_by_hand(net.copy(), X, y, 0.5, mix, X_adv, w)
+    history = net.fit(
+        X, y, optimizer=gn.SGD(lr=0.5), epochs=1, batch_size=None, shuffle=False,
+        sample_weight=w, verbose=0, adversarial=FGSM(eps=0.1, mix=mix, clip=(0, 1)),
+    )  # fmt: skip
+    np.testing.assert_allclose(net.flat_params, expected, rtol=0, atol=1e-13)
+    assert history.history["loss"][0] == pytest.approx(expected_loss, abs=1e-13)
+    assert history.params["adversarial"] == {
+        "attack": "fgsm", "eps": 0.1, "mix": mix, "clip": [0.0, 1.0]
+    }  # fmt: skip
+
+
+def test_fit_adversarial_pgd_draws_its_start_from_the_network_generator():
+    net, X, y = make_case("relu", "softmax", 4, "cross_entropy", seed=12, n=10)
+    twin = net.copy()  # same weights, same rng state
+    # what the step will draw: net.rng's next uniform(-eps, eps, X.shape)
+    start = twin.copy().rng.uniform(-0.1, 0.1, size=X.shape)
+    X_adv = torch_pgd(net, X, y, 0.1, 0.05, 3, "cross_entropy", (0.0, 1.0), start)
+    expected, _ = one_sgd_step_by_hand(twin, X, y, 0.5, 0.5, X_adv)
+    net.fit(
+        X, y, optimizer=gn.SGD(lr=0.5), epochs=1, batch_size=None, shuffle=False,
+        verbose=0, adversarial=PGD(eps=0.1, step=0.05, steps=3, clip=(0, 1)),
+    )  # fmt: skip
+    np.testing.assert_allclose(net.flat_params, expected, rtol=0, atol=1e-13)
+
+
+def test_fit_adversarial_mix_zero_is_plain_training():
+    net, X, y = make_case("relu", "softmax", 4, "cross_entropy", seed=13)
+    twin = net.copy()
+    kwargs = {"optimizer": gn.SGD(lr=0.1), "epochs": 2, "batch_size": 4, "verbose": 0}
+    net.fit(X, y, adversarial=FGSM(eps=0.3, mix=0.0), **kwargs)
+    twin.fit(X, y, **{**kwargs, "optimizer": gn.SGD(lr=0.1)})
+    np.testing.assert_array_equal(net.flat_params, twin.flat_params)
+
+
+def test_fit_adversarial_bad_input():
+    net, X, y = make_case("relu", "softmax", 4, "cross_entropy", seed=14)
+    with pytest.raises(TypeError, match=r"adversarial must be gn.attacks.FGSM\(eps=...\) "
+                       r"or gn.attacks.PGD\(eps=...\), got str"):  # fmt: skip
+        net.fit(X, y, verbose=0, adversarial="fgsm")
+    before = net.flat_params.copy()
+    with pytest.raises(
+        ValueError, match=r"X has values from .* outside clip=\(0, 0.5\)"
+    ):
+        net.fit(X, y, verbose=0, adversarial=FGSM(eps=0.1, clip=(0, 0.5)))
+    np.testing.assert_array_equal(net.flat_params, before)  # no step was taken

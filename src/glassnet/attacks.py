@@ -57,7 +57,7 @@ from .validation import (
     check_same_length,
 )
 
-__all__ = ["FGSM", "PGD", "default_loss", "fgsm", "pgd"]
+__all__ = ["FGSM", "PGD", "adversarial_step", "default_loss", "fgsm", "pgd"]
 
 
 # -- checks at the boundary -----------------------------------------------------------
@@ -254,6 +254,43 @@ def pgd(
 
 
 # -- configuration objects, for adversarial training ---------------------------------
+def adversarial_step(attack, step_fn):
+    """Wrap a fit step ``step_fn(net, loss, optimizer, X, Y, sample_weight)`` so that
+    it trains on the batch and its adversarial copy, perturbed against the current
+    weights, with the loss
+
+        L = (1 - mix) L(x, y) + mix L(x_adv, y).
+
+    Both halves go through ``step_fn`` as one batch [X; X_adv] with sample weights
+    (1 - mix) w and mix w (w = 1 without weights): the weighted mean
+    sum_i w_i L_i / sum_i w_i is then exactly the mix above, so there is one forward,
+    one backward and one update. Returns (mixed loss, outputs on the clean half); with
+    mix = 1 only x_adv is trained on (its outputs returned), with mix = 0 only x.
+    """
+    mix = attack.mix
+
+    def step(net, loss, optimizer, X, Y, sample_weight=None):
+        if mix == 0.0:
+            return step_fn(net, loss, optimizer, X, Y, sample_weight)
+        _check_inside(X, attack.clip)  # per batch: batches may come from an iterable
+        X_adv = attack.perturb(net, X, Y, loss)  # against the weights before the step
+        if mix == 1.0:
+            return step_fn(net, loss, optimizer, X_adv, Y, sample_weight)
+        n = X.shape[0]
+        w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
+        value, A = step_fn(
+            net,
+            loss,
+            optimizer,
+            np.concatenate([X, X_adv]),  # (2n, in)
+            np.concatenate([Y, Y]),  # (2n, out)
+            np.concatenate([(1.0 - mix) * w, mix * w]),  # (2n,)
+        )
+        return value, A[:n]
+
+    return step
+
+
 @dataclass(frozen=True)
 class FGSM:
     """FGSM as a configuration: ``net.fit(..., adversarial=gn.attacks.FGSM(eps=0.1))``.
@@ -279,6 +316,14 @@ class FGSM:
     def perturb(self, net, X, Y, loss, rng=None) -> np.ndarray:
         """The adversarial batch for validated X and prepared Y (overwrites grads)."""
         return fgsm_step(net, X, Y, loss, self.eps, self.clip)
+
+    def wrap(self, step_fn):
+        """``step_fn`` trained on clean and adversarial batches (``adversarial_step``)."""
+        return adversarial_step(self, step_fn)
+
+    def config(self) -> dict:
+        clip = None if self.clip is None else list(self.clip)
+        return {"attack": "fgsm", "eps": self.eps, "mix": self.mix, "clip": clip}
 
     def __call__(self, net, X, y, loss=None):
         return fgsm(net, X, y, self.eps, loss=loss, clip=self.clip)
@@ -315,6 +360,22 @@ class PGD:
         return pgd_steps(
             net, X, Y, loss, self.eps, self.step, self.steps, self.clip, start
         )
+
+    def wrap(self, step_fn):
+        """``step_fn`` trained on clean and adversarial batches (``adversarial_step``)."""
+        return adversarial_step(self, step_fn)
+
+    def config(self) -> dict:
+        clip = None if self.clip is None else list(self.clip)
+        return {
+            "attack": "pgd",
+            "eps": self.eps,
+            "step": self.step,
+            "steps": self.steps,
+            "mix": self.mix,
+            "clip": clip,
+            "random_start": self.random_start,
+        }
 
     def __call__(self, net, X, y, loss=None, seed=None):
         return pgd(

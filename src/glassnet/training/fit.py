@@ -53,6 +53,7 @@ def fit(
     initial_epoch: int = 0,
     initial_step: int = 0,
     verbose: int = 1,
+    adversarial=None,
 ) -> History:
     """Train ``net`` on (X, y) by minibatch gradient descent; return the History.
 
@@ -105,6 +106,11 @@ def fit(
     verbose : 0, 1 or 2, default 1
         0 silent; 1 a progress bar on a terminal, one line per epoch otherwise;
         2 one line per epoch.
+    adversarial : gn.attacks.FGSM or gn.attacks.PGD, optional
+        Adversarial training: each batch is perturbed against the current weights
+        and the step minimises L = (1 - mix) L(x, y) + mix L(x_adv, y) (see
+        ``glassnet.attacks.adversarial_step``); the logged loss is this mix and the
+        training metrics are on the clean inputs.
 
     Returns
     -------
@@ -141,6 +147,7 @@ def fit(
         batch_size = check_positive_int(batch_size, "batch_size")
     if verbose not in (0, 1, 2):
         raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+    _check_adversarial(adversarial)
     validation_split = check_number(
         validation_split, "validation_split", low=0.0, high=1.0, high_open=True
     )
@@ -204,6 +211,8 @@ def fit(
         "validation": validate is not None,
         "verbose": verbose,
     }
+    if adversarial is not None:
+        params["adversarial"] = adversarial.config()
     # evaluate/predict_classes default to the loss and metrics of the last fit.
     net._train_config = {"loss": loss, "metrics": [name for name, _ in metric_fns]}
     trainer = Trainer(
@@ -219,7 +228,19 @@ def fit(
         validate=validate,
         params=params,
     )
+    if adversarial is not None:
+        trainer.step_fn = adversarial.wrap(trainer.step_fn)
     return trainer.run(initial_epoch, initial_step)
+
+
+def _check_adversarial(adversarial) -> None:
+    from ..attacks import FGSM, PGD
+
+    if adversarial is not None and not isinstance(adversarial, (FGSM, PGD)):
+        raise TypeError(
+            "adversarial must be gn.attacks.FGSM(eps=...) or gn.attacks.PGD(eps=...), "
+            f"got {type(adversarial).__name__}"
+        )
 
 
 def _count(value, name: str) -> int:
