@@ -154,6 +154,13 @@ def test_cli_without_arguments_walks_seed_003(capsys):
         assert number in footer and number in walk
 
 
+def test_readme_shows_what_glassnet_explain_prints(capsys):
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("$ glassnet explain\n", 1)[1].split("```", 1)[0]
+    assert main(["explain"]) == 0
+    assert shown == capsys.readouterr().out
+
+
 def test_cli_options(tmp_path, capsys):
     assert main(["explain", "--input", "2,-1", "--target", "0", "--lr", "0.5"]) == 0
     out = capsys.readouterr().out

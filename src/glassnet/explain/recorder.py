@@ -156,11 +156,11 @@ class _Walk(BackwardSteps):
         except StepGradientError as error:
             self.trace.stopped = str(error)
             self.trace.grads = [{} for _ in self.net.layers]
+            note = str(error)
+            if self.lr is not None:
+                note += " (So no gradient-descent step is shown either.)"
             self.step(
-                "backward",
-                self.stop_layer,
-                "Backpropagation stops here",
-                note=str(error),
+                "backward", self.stop_layer, "Backpropagation stops here", note=note
             )
             return self.trace
         if self.lr is not None:
