@@ -78,6 +78,7 @@ def add_parser(subparsers) -> None:
         "--precision",
         type=int,
         default=6,
+        metavar="DIGITS",
         help="significant digits shown (default 6; JSON always has every digit)",
     )
     parser.set_defaults(run=run)
