@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import sys
 import time
@@ -700,3 +701,45 @@ def test_metrics_that_need_classes_are_refused_for_regression():
         net.fit(X_OK, X_OK[:, 0], class_weight={0: 1.0}, verbose=0)
     history = net.fit(X_OK, X_OK[:, 0], metrics=["mae", "r2"], verbose=0)
     assert set(history.history) >= {"mae", "r2"}
+
+
+# -- glassnet demo -------------------------------------------------------------------
+def test_demo_trains_digits_and_prints_accuracy_and_confusion_matrix(capsys):
+    from glassnet.cli import main
+
+    assert main(["demo", "--epochs", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "L = -[y log a2 + (1 - y) log(1 - a2)] = 0.063181" in out  # seed 003 walk
+    assert "8x8 handwritten digits: 1347 training, 450 test samples" in out
+    assert "Epoch 3/3 - " in out
+    accuracy = float(out.split("Test accuracy: ")[1].split("%")[0])
+    rows = out.split("columns: predicted):\n")[1].splitlines()[1:11]
+    matrix = np.array([[int(v) for v in row.split("|")[1].split()] for row in rows])
+    assert matrix.sum() == 450 and np.trace(matrix) / 450 * 100 == pytest.approx(
+        accuracy, abs=0.005
+    )
+    assert accuracy > 85  # three epochs already learn most digits
+
+
+def test_demo_falls_back_to_spirals_without_scikit_learn(monkeypatch, capsys):
+    from glassnet.cli import main
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # `import sklearn` fails
+    assert main(["demo", "--epochs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "load_digits needs scikit-learn" in out and "using generated spirals" in out
+    assert "three interleaved spirals: 675 training, 225 test samples" in out
+    assert main(["demo", "--dataset", "digits"]) == 1  # asked for digits explicitly
+    assert "pip install 'glassnet[datasets]'" in capsys.readouterr().err
+
+
+def test_the_quickstart_example_runs(capsys):
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "quickstart.py"
+    runpy.run_path(str(script), run_name="__main__")
+    out = capsys.readouterr().out
+    accuracy = float(re.search(r"'accuracy': ([0-9.]+)\}", out).group(1))
+    assert accuracy > 0.96
+    assert "resumed test accuracy" in out and "its weights were restored" in out
