@@ -284,3 +284,13 @@ def test_trace_lookup_names_the_available_keys():
     trace = gn.explain(net, X, y)
     with pytest.raises(KeyError, match="no quantity '3.z'.*'1.W'"):
         trace["3.z"]
+
+
+def test_explain_package_called_like_the_function_regression():
+    # pytest's importlib mode re-imports glassnet.explain and rebinds gn.explain to
+    # the package; the package must then still do what the function does.
+    import sys
+
+    net, X, y = gn.worked_example.seed003_example()
+    package = sys.modules["glassnet.explain"]
+    assert package(net, X, y).loss_value == gn.explain(net, X, y).loss_value
