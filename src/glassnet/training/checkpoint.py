@@ -52,6 +52,20 @@ class ModelCheckpoint(Callback):
     Attributes
     ----------
     saved : list of the paths written, in order.
+
+    Examples
+    --------
+    >>> import glassnet as gn
+    >>> X, y = gn.datasets.xor()
+    >>> net = gn.Sequential(gn.Dense(2, 4, "tanh"), gn.Dense(4, 1, "sigmoid"), seed=0)
+    >>> calls = []
+    >>> def save(path, net, optimizer, history, rng_state, epoch, step):
+    ...     calls.append((path, epoch, step))
+    >>> checkpoint = gn.ModelCheckpoint("ckpt-{epoch}.safetensors", every_n_epochs=2,
+    ...                                 save_fn=save)
+    >>> _ = net.fit(X, y, epochs=4, callbacks=[checkpoint], verbose=0)
+    >>> calls
+    [('ckpt-2.safetensors', 2, 0), ('ckpt-4.safetensors', 4, 0)]
     """
 
     def __init__(

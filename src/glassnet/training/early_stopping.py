@@ -31,6 +31,17 @@ class EarlyStopping(Callback):
     ----------
     best : the best monitored value; best_epoch : its epoch (0-based);
     stopped_epoch : the epoch after which training stopped, or None.
+
+    Examples
+    --------
+    >>> import glassnet as gn
+    >>> X, y = gn.datasets.moons(n_samples=200, noise=0.3, seed=0)
+    >>> net = gn.Sequential(gn.Dense(2, 32, "relu"), gn.Dense(32, 2, "softmax"), seed=0)
+    >>> stop = gn.EarlyStopping(patience=3)
+    >>> history = net.fit(X, y, epochs=500, validation_split=0.3, early_stopping=stop,
+    ...                   optimizer=gn.Adam(lr=0.05), verbose=0)
+    >>> history.stop_reason, len(history.epoch) == stop.best_epoch + 1 + 3
+    ('early_stopping', True)
     """
 
     def __init__(

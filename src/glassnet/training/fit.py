@@ -102,7 +102,9 @@ def fit(
     initial_epoch, initial_step : int, default 0
         Resume at this epoch and this many batches into it (``history.next_epoch``,
         ``history.next_step`` of the run being continued; pass the same seed and
-        the same optimizer object).
+        the same optimizer object). The weights then equal those of an
+        uninterrupted run bit for bit; the first epoch's logged loss and metrics
+        cover only the batches run in this call.
     verbose : 0, 1 or 2, default 1
         0 silent; 1 a progress bar on a terminal, one line per epoch otherwise;
         2 one line per epoch.

@@ -48,6 +48,14 @@ def predict(net, X, batch_size: int | None = None) -> np.ndarray:
     ``batch_size`` rows at a time (default 1024) in inference mode (no dropout).
 
     X may be any array-like with rows, including a np.memmap larger than memory.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import glassnet as gn
+    >>> net = gn.Sequential(gn.Dense(2, 3, "softmax"), seed=0)
+    >>> net.predict(np.zeros((5000, 2)), batch_size=1000).shape
+    (5000, 3)
     """
     X = _rows(net, X)
     size = _batch_size(batch_size)
@@ -95,6 +103,16 @@ def evaluate(
 
     ``loss`` and ``metrics`` default to those of the network's last ``fit``. The loss
     is weighted by ``sample_weight`` if given; metrics are unweighted (as Keras's).
+
+    Examples
+    --------
+    >>> import glassnet as gn
+    >>> X, y = gn.datasets.and_or("and")
+    >>> net = gn.Sequential(gn.Dense(2, 1, "sigmoid"), dtype="float64", seed=0)
+    >>> net.layers[0].W, net.layers[0].b = [[2.0, 2.0]], [-3.0]
+    >>> result = net.evaluate(X, y, loss="binary_crossentropy", metrics=["accuracy"])
+    >>> round(result["loss"], 4), result["accuracy"]  # (log(1+e^-3) + 3 log(1+e^-1)) / 4
+    (0.2471, 1.0)
     """
     loss = _loss_for(net, loss)
     if loss is None:
