@@ -142,7 +142,10 @@ class Trainer:
                     value, A = self.step_fn(net, self.loss, self.optimizer, Xb, Yb, wb)
                     self._check_finite(value, epoch, step)
             except KeyboardInterrupt:
-                net.flat_params[...] = self._backup  # the step did not finish: undo it
+                # The step did not finish: undo its weight change (the optimizer's
+                # moments may have advanced; a real Ctrl-C never lands here, it only
+                # sets a flag, see _CtrlC).
+                net.flat_params[...] = self._backup
                 self._interrupted()
                 return None
             self.step = step + 1
@@ -196,7 +199,7 @@ class Trainer:
                 f"the update made {bad.size} weight(s) NaN or inf, first "
                 f"{_name_of(self.net, int(bad[0]))}"
                 if bad.size
-                else "the weights grew beyond the floating-point range"
+                else "the weights grew so large that their sum overflows"
             )
         else:
             what = f"the loss is {value}"
