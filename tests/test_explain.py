@@ -13,7 +13,7 @@ import pytest
 
 import glassnet as gn
 from glassnet.activations import ACTIVATIONS
-from glassnet.explain.expr import Q, walk
+from glassnet.explaining.expr import Q, walk
 
 # -- seed 003, by hand ----------------------------------------------------------------
 
@@ -286,11 +286,9 @@ def test_trace_lookup_names_the_available_keys():
         trace["3.z"]
 
 
-def test_explain_package_called_like_the_function_regression():
-    # pytest's importlib mode re-imports glassnet.explain and rebinds gn.explain to
-    # the package; the package must then still do what the function does.
-    import sys
+def test_gn_explain_is_the_function_not_a_package_regression():
+    # The package was once named like the function, and an import system that
+    # re-imported it could rebind gn.explain to the package. It now has its own name.
+    import glassnet.explaining
 
-    net, X, y = gn.worked_example.seed003_example()
-    package = sys.modules["glassnet.explain"]
-    assert package(net, X, y).loss_value == gn.explain(net, X, y).loss_value
+    assert callable(gn.explain) and gn.explain is glassnet.explaining.explain

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import attacks, worked_example
+from . import (
+    attacks,
+    datasets,
+    io,  # model files and checkpoints
+    optim,
+    schedules,
+    training,
+    worked_example,
+)
 from .activations import (
     ACTIVATIONS,
     ELU,
@@ -28,8 +36,11 @@ from .activations import (
     get_activation,
 )
 from .errors import DivergenceError, NotBuiltError, StepGradientError
+from .explaining import explain  # gn.explain: the math of a network, step by step
 from .gradcheck import GradcheckReport, gradcheck
 from .init import INITIALIZERS, get_initializer
+from .interop import export_onnx, from_torch, to_torch  # onnx/torch imported on call
+from .io import ModelFormatError, load, load_checkpoint, save, save_checkpoint
 from .layers import ActivationLayer, Dense, Dropout, Layer
 from .losses import (
     LOSSES,
@@ -40,13 +51,13 @@ from .losses import (
     get_loss,
 )
 from .network import Sequential
-from .explain import explain  # gn.explain: the math of a network, step by step
-from . import datasets, optim, schedules, training
+from .neuron import Neuron, NotLinearlySeparableWarning, Perceptron
 from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, get_optimizer
+from .robustness import RobustnessReport, robustness_report
 from .schedules import CosineLR, ExponentialLR, ReduceLROnPlateau, StepLR
 from .training import (
-    CSVLogger,
     Callback,
+    CSVLogger,
     EarlyStopping,
     History,
     LambdaCallback,
@@ -54,11 +65,6 @@ from .training import (
     ModelCheckpoint,
     metrics,
 )
-from . import io  # model files and checkpoints
-from .io import ModelFormatError, load, load_checkpoint, save, save_checkpoint
-from .interop import export_onnx, from_torch, to_torch  # onnx/torch imported on call
-from .neuron import Neuron, NotLinearlySeparableWarning, Perceptron
-from .robustness import RobustnessReport, robustness_report
 
 __all__ = [
     "explain",

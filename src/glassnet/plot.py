@@ -479,7 +479,7 @@ def network(
                 )
     ax.set_xlim(-0.6, len(columns) - 0.4)
     ax.set_ylim(-top - 0.7, top + 1.6)
-    from .explain.recorder import describe_network
+    from .explaining.recorder import describe_network
 
     ax.set_title(title or describe_network(net), fontsize=11)
     ax.text(

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from ..explain import explain
+from ..explaining import explain
 from ..worked_example import seed003_example
 from . import CliError
 

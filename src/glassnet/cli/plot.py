@@ -202,7 +202,7 @@ def _model_and_data(args):
         seed=args.seed,
         verbose=0,
     )
-    from ..explain.recorder import describe_network
+    from ..explaining.recorder import describe_network
 
     out = net.forward(X)
     predicted = out.argmax(axis=1) if out.shape[1] > 1 else (out[:, 0] >= 0.5)

@@ -7,7 +7,7 @@ these templates only say how to write them down.
 Examples
 --------
 >>> from glassnet.activations import Sigmoid
->>> from glassnet.explain.expr import Q
+>>> from glassnet.explaining.expr import Q
 >>> activation_forward(Sigmoid(), Q("z"))
 Frac(num=Num(value=1), den=Bin(op='+', left=Num(value=1), right=Pow(base=Sym(name='e', sub='', sup='', upright=True), exponent=Neg(arg=Q(key='z')))))
 """
