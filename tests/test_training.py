@@ -704,10 +704,10 @@ def test_metrics_that_need_classes_are_refused_for_regression():
 
 
 # -- glassnet demo -------------------------------------------------------------------
-def test_demo_trains_digits_and_prints_accuracy_and_confusion_matrix(capsys):
+def test_demo_trains_digits_and_prints_accuracy_and_confusion_matrix(capsys, tmp_path):
     from glassnet.cli import main
 
-    assert main(["demo", "--epochs", "3"]) == 0
+    assert main(["demo", "--epochs", "3", "--plot-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "L = -[y log a2 + (1 - y) log(1 - a2)] = 0.063181" in out  # seed 003 walk
     assert "8x8 handwritten digits: 1347 training, 450 test samples" in out
@@ -719,14 +719,20 @@ def test_demo_trains_digits_and_prints_accuracy_and_confusion_matrix(capsys):
         accuracy, abs=0.005
     )
     assert accuracy > 85  # three epochs already learn most digits
+    pictures = ["history.png", "network.png", "activations.png", "seed003_network.png"]
+    assert f"Pictures written to {tmp_path}" in out
+    for name in pictures:
+        assert name in out
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_demo_falls_back_to_spirals_without_scikit_learn(monkeypatch, capsys):
     from glassnet.cli import main
 
     monkeypatch.setitem(sys.modules, "sklearn", None)  # `import sklearn` fails
-    assert main(["demo", "--epochs", "2"]) == 0
+    assert main(["demo", "--epochs", "2", "--no-plots"]) == 0
     out = capsys.readouterr().out
+    assert "Pictures" not in out
     assert "load_digits needs scikit-learn" in out and "using generated spirals" in out
     assert "three interleaved spirals: 675 training, 225 test samples" in out
     assert main(["demo", "--dataset", "digits"]) == 1  # asked for digits explicitly

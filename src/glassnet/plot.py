@@ -481,7 +481,12 @@ def network(
     ax.set_ylim(-top - 0.7, top + 1.6)
     from .explaining.recorder import describe_network
 
-    ax.set_title(title or describe_network(net), fontsize=11)
+    # Column labels sit above the plot area, one line each for layer, activation,
+    # dropout: lift the title clear of the tallest one (about 12 points a line).
+    label_lines = max(label.count("\n") + 1 for label, _, _, _ in columns)
+    ax.set_title(
+        title or describe_network(net), fontsize=11, pad=6 + 12 * (label_lines - 1)
+    )
     ax.text(
         0.5,
         -0.01,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .. import datasets
@@ -37,6 +39,12 @@ def add_parser(subparsers) -> None:
         default="auto",
         help="digits (needs scikit-learn), spirals, or auto: digits when available",
     )
+    parser.add_argument(
+        "--plot-dir",
+        default=os.path.join("glassnet-out", "demo"),
+        help="folder for the demo's pictures (default glassnet-out/demo)",
+    )
+    parser.add_argument("--no-plots", action="store_true", help="do not draw pictures")
     parser.set_defaults(run=run)
 
 
@@ -45,8 +53,31 @@ def run(args) -> int:
         raise ValueError(f"--epochs must be a positive integer, got {args.epochs}")
     seed003_walk()
     problem = load(args.dataset)
-    train(problem, args.epochs or problem["epochs"], args.seed)
+    net, history, X_test = train(problem, args.epochs or problem["epochs"], args.seed)
+    if not args.no_plots:
+        save_plots(net, history, X_test, args.plot_dir)
     return 0
+
+
+def save_plots(net, history, X_test, folder: str) -> None:
+    """The training curves, the network and its activations, as PNG files."""
+    try:
+        from .. import plot
+    except ImportError as error:  # matplotlib is the `plot` extra
+        print(f"\n(no pictures: {error})")
+        return
+    os.makedirs(folder, exist_ok=True)
+    seed_net, _, _ = seed003_example()
+    pictures = {
+        "history.png": lambda path: plot.history(history, path=path),
+        "network.png": lambda path: plot.network(net, path=path),
+        "activations.png": lambda path: plot.activations(net, X_test, path=path),
+        "seed003_network.png": lambda path: plot.network(seed_net, path=path),
+    }
+    print(f"\nPictures written to {folder}{os.sep}:")
+    for name, draw in pictures.items():
+        draw(os.path.join(folder, name))
+        print(f"  {name}")
 
 
 def seed003_walk() -> None:
@@ -95,7 +126,7 @@ def load(choice: str) -> dict:
     }
 
 
-def train(problem: dict, epochs: int, seed: int) -> None:
+def train(problem: dict, epochs: int, seed: int):
     X, y, classes = problem["X"], problem["y"], problem["classes"]
     X_train, X_test, y_train, y_test = datasets.train_test_split(
         X, y, test_size=0.25, stratify=True, seed=seed
@@ -110,12 +141,13 @@ def train(problem: dict, epochs: int, seed: int) -> None:
     net = Sequential(*layers, seed=seed)
     print(f"== {problem['name']}: {len(y_train)} training, {len(y_test)} test samples")
     print(net.summary())
-    net.fit(
+    history = net.fit(
         X_train,
         y_train,
         optimizer=AdamW(lr=2e-3, weight_decay=0.05),
         epochs=epochs,
         batch_size=32,
+        validation_split=0.1,
         metrics=["accuracy"],
         callbacks=[CosineLR(total_epochs=epochs)],
         seed=seed,
@@ -133,6 +165,7 @@ def train(problem: dict, epochs: int, seed: int) -> None:
             metrics.confusion_matrix(y_test, predicted, len(classes)), classes
         )
     )
+    return net, history, X_test
 
 
 def format_confusion(C: np.ndarray, classes) -> str:
