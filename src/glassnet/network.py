@@ -176,6 +176,17 @@ class Sequential:
         """Targets validated and shaped like the output, for ``loss``."""
         return loss.prepare_targets(y, self.out_features, self.dtype)
 
+    def _checked_batch(self, X, y, loss, sample_weight):
+        """Validate a batch at the boundary: (loss object, X, Y shaped like the
+        output, sample weights or None)."""
+        loss = get_loss(loss)
+        X = check_input_matrix(X, self.in_features, self.dtype)
+        check_same_length(X, y)
+        Y = self.prepare_targets(y, loss)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X.shape[0])
+        return loss, X, Y, sample_weight
+
     def loss_and_grad(
         self, X, y, loss="mse", training: bool = False, sample_weight=None
     ):
@@ -188,12 +199,7 @@ class Sequential:
             its ``params`` ({"W": dL/dW, "b": dL/db} for Dense, {} without parameters).
             The arrays are copies: later calls do not change them.
         """
-        loss = get_loss(loss)
-        X = check_input_matrix(X, self.in_features, self.dtype)
-        check_same_length(X, y)
-        Y = self.prepare_targets(y, loss)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X.shape[0])
+        loss, X, Y, sample_weight = self._checked_batch(X, y, loss, sample_weight)
         A = self._forward(X, training)
         value = self._backward(loss, A, Y, sample_weight)
         return value, [
@@ -202,12 +208,7 @@ class Sequential:
 
     def loss_value(self, X, y, loss="mse", sample_weight=None, training: bool = False):
         """The loss L on (X, y), without gradients."""
-        loss = get_loss(loss)
-        X = check_input_matrix(X, self.in_features, self.dtype)
-        check_same_length(X, y)
-        Y = self.prepare_targets(y, loss)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X.shape[0])
+        loss, X, Y, sample_weight = self._checked_batch(X, y, loss, sample_weight)
         return self._loss_of_output(loss, self._forward(X, training), Y, sample_weight)
 
     def input_grad(self, X, y, loss="mse", sample_weight=None) -> np.ndarray:
@@ -226,12 +227,7 @@ class Sequential:
         >>> net.input_grad([[0.0, 0.0]], [1.0], loss="binary_crossentropy")
         array([[-0.25,  0.5 ]])
         """
-        loss = get_loss(loss)
-        X = check_input_matrix(X, self.in_features, self.dtype)
-        check_same_length(X, y)
-        Y = self.prepare_targets(y, loss)
-        if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X.shape[0])
+        loss, X, Y, sample_weight = self._checked_batch(X, y, loss, sample_weight)
         saved_grads = self.flat_grads.copy()
         A = self._forward(X, training=False)
         _, dX = self._backward(loss, A, Y, sample_weight, need_input_grad=True)
