@@ -339,7 +339,7 @@ def test_cli_attack_data_sources(digits_model_file, tmp_path, capsys):
     cases = [
         ([model], "no data: give DATA --target COLUMN or --dataset digits"),
         ([model, "d.csv"], "DATA (d.csv) needs --target COLUMN"),
-        ([model, "d.csv", "--target", "y"], "reading data files (d.csv) is not available"),
+        ([model, "d.csv", "--target", "y"], "no such data file: d.csv"),
         ([model, "d.csv", "--dataset", "digits"], "either DATA --target COLUMN or --dataset"),
         ([str(tmp_path / "missing.safetensors"), "--dataset", "digits"], "missing.safetensors"),
     ]  # fmt: skip

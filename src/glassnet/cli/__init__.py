@@ -14,7 +14,18 @@ import sys
 from .. import __version__
 
 #: Subcommand modules, in the order ``glassnet --help`` lists them.
-COMMANDS = ["demo", "gradcheck", "attack", "info", "export", "explain", "plot"]
+COMMANDS = [
+    "demo",
+    "gradcheck",
+    "train",
+    "predict",
+    "evaluate",
+    "attack",
+    "info",
+    "export",
+    "explain",
+    "plot",
+]
 
 
 class CliError(Exception):

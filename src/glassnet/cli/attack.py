@@ -1,7 +1,11 @@
 """``glassnet attack``: how a saved model holds up against FGSM and PGD.
 
     glassnet attack MODEL --dataset digits --eps 0.05,0.1,0.2 --method fgsm,pgd
-    glassnet attack MODEL DATA --target COLUMN ...        (data files: see load_data)
+    glassnet attack MODEL DATA --target COLUMN ...        (CSV, Parquet, .npy, .npz)
+
+A model trained by ``glassnet train`` keeps the standardisation of its features; the
+attack folds it into the first layer (``tabular.fold_standardization``), so the
+perturbation is applied to the raw columns of DATA and eps is in their units.
 
 Prints ``robustness_report``'s table; ``--plot DIR`` saves accuracy against eps and,
 for image-like inputs, clean and adversarial inputs side by side with predictions.
@@ -57,7 +61,10 @@ def add_parser(subparsers) -> None:
         description="Loads a model saved with gn.save, attacks every sample of the data "
         "with FGSM (one signed-gradient step) and PGD (projected gradient ascent in "
         "the L-infinity ball) at each eps, and prints the accuracy, the perturbation "
-        "size and a few inputs whose prediction flipped.",
+        "size and a few inputs whose prediction flipped. DATA (CSV, Parquet, .npy, "
+        ".npz) is read as glassnet predict reads it; for a model trained by glassnet "
+        "train the stored standardisation is folded into the first layer, so the "
+        "attack perturbs DATA's raw columns and eps (and --clip) are in their units.",
         epilog="example: glassnet attack digits.safetensors --dataset digits "
         "--eps 0.05,0.1,0.2 --method fgsm,pgd --plot figures/",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -66,7 +73,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "data", metavar="DATA", nargs="?", help="a data file (with --target)"
     )
-    parser.add_argument("--target", metavar="COLUMN", help="the label column of DATA")
+    parser.add_argument(
+        "--target",
+        metavar="COLUMN",
+        help="the label column of DATA (default: the model's training target)",
+    )
     parser.add_argument(
         "--dataset",
         choices=DATASETS,
@@ -136,19 +147,31 @@ def load_builtin(name: str) -> AttackData:
     raise CliError(f"unknown dataset {name!r}; expected one of {list(DATASETS)}")
 
 
-def load_data_file(path: str, target: str) -> AttackData:
-    """DATA --target COLUMN: a table whose column ``target`` holds the labels.
+def load_data_file(path: str, target: str, net, record=None) -> AttackData:
+    """DATA --target COLUMN: the model's feature columns of DATA, raw (not
+    standardised), and the labels of column ``target`` (class indices, encoded with
+    the record's class labels when the model has a preprocessing record)."""
+    from ..tabular import DataError, check_rows, encode_labels, target_column
+    from .predict import raw_features, read_data
 
-    Reading data files belongs to the data-file loader, which does not exist yet;
-    when it does, this returns AttackData(X, y, clip=None, image_shape=None, name).
-    """
-    raise CliError(
-        f"reading data files ({path}) is not available yet; "
-        "use --dataset digits for now"
-    )
+    table = read_data(path, quiet=False)
+    check_rows(table, 1, "an attack")
+    y_raw = target_column(table, target)
+    X = raw_features(table, net, record, exclude=target)
+    where = f"{table.path} column {target!r}"
+    if record is not None and record.classes is not None:
+        y = encode_labels(y_raw, record.classes, where)
+    elif y_raw.dtype.kind in "biuf":
+        y = y_raw if record is None else y_raw.astype(np.float64)
+    else:
+        raise DataError(
+            f"{where} holds text but the model has no stored class labels; give the "
+            "class indices 0..k-1"
+        )
+    return AttackData(X, y, None, None, os.path.basename(table.path))
 
 
-def load_data(args) -> AttackData:
+def load_data(args, net=None, record=None) -> AttackData:
     if args.dataset and args.data:
         raise CliError("give either DATA --target COLUMN or --dataset, not both")
     if args.dataset:
@@ -156,20 +179,23 @@ def load_data(args) -> AttackData:
             raise CliError("--target goes with DATA, not with --dataset")
         return load_builtin(args.dataset)
     if args.data:
-        if not args.target:
+        target = args.target or (record.target if record is not None else None)
+        if not target:
             raise CliError(
                 f"DATA ({args.data}) needs --target COLUMN, the label column"
             )
-        return load_data_file(args.data, args.target)
+        return load_data_file(args.data, target, net, record)
     raise CliError("no data: give DATA --target COLUMN or --dataset digits")
 
 
 # -- run ---------------------------------------------------------------------------------
 def run(args) -> int:
-    from ..io import load
+    from ..tabular import fold_standardization, load_model
 
-    data = load_data(args)
-    net = load(args.model)
+    net, record, _ = load_model(args.model)
+    data = load_data(args, net, record)
+    if record is not None:  # the network then takes DATA's raw columns
+        net = fold_standardization(net, record)
     X, y = data.X, data.y
     if args.limit is not None:
         if args.limit < 1:

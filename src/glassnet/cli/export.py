@@ -7,11 +7,13 @@ format here: torch's own files are pickles, which run code when loaded.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
 
 from ..interop.onnx_export import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, export_onnx
+from ..tabular import load_model
 from . import CliError
 
 FORMATS = ("onnx",)
@@ -27,6 +29,11 @@ def add_parser(subparsers) -> None:
             f"output '{OUTPUT_NAME}' of shape (batch, out_features), batch dynamic,\n"
             "float32 or float64 as the model. Needs the onnx extra:\n"
             "pip install 'glassnet[onnx]'.\n\n"
+            "A model trained by glassnet train keeps the standardisation of its\n"
+            "features: the ONNX graph then starts with Sub(input, mean) and\n"
+            "Div(., scale), so it takes the raw feature columns in the training\n"
+            "order (listed, with the class labels, in the ONNX metadata_props\n"
+            "'glassnet.features' and 'glassnet.classes').\n\n"
             "PyTorch: there is no torch file export, because torch's files are\n"
             "pickles (loading one runs code). Use the Python API instead:\n"
             "gn.to_torch(net) gives an nn.Sequential with the same weights and\n"
@@ -64,8 +71,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from ..io import load  # the model-file reader, only when a command needs it
-
     model_path = Path(args.model)
     out = Path(args.out) if args.out else model_path.with_suffix(".onnx")
     if out.resolve() == model_path.resolve():
@@ -73,14 +78,20 @@ def run(args) -> int:
             f"--out {out} is the model file itself; choose another name "
             "(e.g. model.onnx)"
         )
+    net, record, _ = load_model(model_path)
+    standardize, props = None, None
+    if record is not None:
+        standardize = (record.mean, record.scale)
+        props = {
+            "glassnet.features": json.dumps(record.features),
+            "glassnet.task": record.task,
+        }
+        if record.classes is not None:
+            props["glassnet.classes"] = json.dumps(record.classes)
     try:
-        net = load(model_path)
-    except FileNotFoundError:
-        raise CliError(f"no such model file: {model_path}") from None
-    except IsADirectoryError:
-        raise CliError(f"{model_path} is a folder, not a model file") from None
-    try:
-        model = export_onnx(net, out, opset=args.opset)
+        model = export_onnx(
+            net, out, opset=args.opset, standardize=standardize, metadata_props=props
+        )
     except ImportError as error:
         raise CliError(str(error)) from None
     print(
@@ -88,8 +99,14 @@ def run(args) -> int:
         f"'{OUTPUT_NAME}' (batch, {net.out_features}), {net.dtype.name}, "
         f"opset {model.opset_import[0].version}, {len(model.graph.node)} nodes"
     )
+    if record is not None:
+        print(
+            f"  the input is the raw features ({', '.join(record.features[:8])}"
+            f"{', ...' if len(record.features) > 8 else ''}): the stored "
+            "standardisation (x - mean) / scale is in the graph (Sub, Div)"
+        )
     if args.check:
-        difference = _check_with_onnxruntime(net, out)
+        difference = _check_with_onnxruntime(net, out, record)
         print(
             f"onnxruntime check: largest |difference| from glassnet on 64 random rows "
             f"= {difference:.2e}"
@@ -97,16 +114,20 @@ def run(args) -> int:
     return 0
 
 
-def _check_with_onnxruntime(net, path: Path) -> float:
+def _check_with_onnxruntime(net, path: Path, record=None) -> float:
     try:
         import onnxruntime
     except ImportError:
         raise CliError(
             "--check needs onnxruntime: pip install 'glassnet[onnx]'"
         ) from None
-    X = np.random.default_rng(0).normal(size=(64, net.in_features)).astype(net.dtype)
+    X = np.random.default_rng(0).normal(size=(64, net.in_features))
+    if record is not None:  # raw rows around the training data: x = mean + scale u
+        X = record.mean + record.scale * X
+    X = X.astype(net.dtype)
     session = onnxruntime.InferenceSession(
         str(path), providers=["CPUExecutionProvider"]
     )
     (output,) = session.run(None, {INPUT_NAME: X})
-    return float(np.abs(output - net.forward(X)).max())
+    expected = net.forward(X if record is None else record.transform(X))
+    return float(np.abs(output - expected).max())

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 
-from ..io import describe
+from ..io import describe, load
+from ..tabular import DataError, Preprocessing
 from . import CliError
 
 
@@ -25,9 +27,93 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     try:
-        print(describe(args.file))
+        text = describe(args.file)
     except FileNotFoundError:
         raise CliError(f"no such file: {args.file}") from None
     except IsADirectoryError:
         raise CliError(f"{args.file} is a folder, not a model file") from None
+    print(with_data_record(text, args.file))
     return 0
+
+
+#: Metadata written by glassnet train, shown as a readable section.
+_TRAIN_KEYS = ("preprocessing", "train", "result")
+
+
+def with_data_record(text: str, path) -> str:
+    """``describe``'s text with the preprocessing record, run settings and result of
+    a model trained by glassnet train shown as a section of their own (in place of
+    their JSON on the "Metadata:" line)."""
+    net, metadata = load(path, allow_nonfinite=True, return_metadata=True)
+    if not any(key in metadata for key in _TRAIN_KEYS):
+        return text
+    try:
+        record = Preprocessing.from_metadata(metadata, net)
+    except DataError as error:
+        section = [f"Preprocessing: {error}"]
+    else:
+        section = _record_lines(record) if record is not None else []
+    settings = metadata.get("train")
+    if isinstance(settings, dict):
+        section.append("Training run: " + _settings_line(settings))
+    result = metadata.get("result")
+    if isinstance(result, dict) and result:
+        shown = "  ".join(
+            f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in result.items()
+        )
+        section.append(f"Last epoch: {shown}")
+    rest = {k: v for k, v in metadata.items() if k not in _TRAIN_KEYS}
+    if rest:
+        section.append(f"Metadata: {json.dumps(rest, sort_keys=True)}")
+    lines = text.splitlines()
+    at = next(
+        (i for i, line in enumerate(lines) if line.startswith("Metadata: ")),
+        len(lines),
+    )
+    return "\n".join(lines[:at] + section + lines[at + 1 :])
+
+
+def _record_lines(record) -> list[str]:
+    lines = ["Preprocessing (applied by glassnet predict, evaluate, attack, export):"]
+    if record.task == "classification":
+        shown = ", ".join(repr(c) for c in record.classes[:20])
+        more = (
+            f", ... ({len(record.classes)} in all)" if len(record.classes) > 20 else ""
+        )
+        lines.append(
+            f"  task: classification of {record.target!r}, "
+            f"{len(record.classes)} classes: {shown}{more}"
+        )
+    else:
+        lines.append(f"  task: regression of {record.target!r}")
+    lines.append(
+        f"  features ({len(record.features)}), standardised z = (x - mean) / scale "
+        f"with the statistics of {record.n_train} training rows:"
+    )
+    width = max(7, *(len(f) for f in record.features[:_SHOWN]))
+    lines.append(f"    {'feature'.ljust(width)}  {'mean':>12}  {'scale':>12}")
+    for name, mean, scale in list(
+        zip(record.features, record.mean, record.scale, strict=True)
+    )[:_SHOWN]:
+        lines.append(f"    {name.ljust(width)}  {mean:12.6g}  {scale:12.6g}")
+    if len(record.features) > _SHOWN:
+        lines.append(f"    ... {len(record.features) - _SHOWN} more")
+    return lines
+
+
+_SHOWN = 20
+
+
+def _settings_line(settings: dict) -> str:
+    source = settings.get("data") or f"--dataset {settings.get('dataset')}"
+    hidden = settings.get("hidden")
+    hidden = ",".join(map(str, hidden)) if hidden else "none"
+    activation = ",".join(settings.get("activation") or [])
+    lr = settings.get("lr")
+    return (
+        f"data {source}, hidden {hidden} ({activation}), {settings.get('optimizer')}"
+        f"{'' if lr is None else f' lr {lr:g}'}, {settings.get('epochs')} epochs, "
+        f"batch {settings.get('batch_size')}, val split {settings.get('val_split')}, "
+        f"seed {settings.get('seed')}"
+    )

@@ -31,6 +31,10 @@ glassnet's own forward pass:
   summed by Horner's rule to n = 100 with x clipped to [-6, 6] (1 - erf(6) = 2e-17);
   its error is below 1e-14 everywhere (about 200 nodes per GELU layer).
 
+With ``standardize=(mean, scale)`` (the record ``glassnet train`` stores) the graph
+starts with ``Sub(input, mean)`` and ``Div(., scale)``, z = (x - mean) / scale, so the
+exported model takes raw features.
+
 The graph's input is named ``"input"``, shape (batch, in_features), and its output
 ``"output"``, shape (batch, out_features); ``batch`` is a symbolic dimension, so one
 exported model takes any number of rows.
@@ -89,7 +93,14 @@ def _import_onnx():
     return onnx, helper, numpy_helper
 
 
-def export_onnx(net: Sequential, path, opset: int | None = None):
+def export_onnx(
+    net: Sequential,
+    path,
+    opset: int | None = None,
+    *,
+    standardize=None,
+    metadata_props: dict[str, str] | None = None,
+):
     """Write ``net`` as an ONNX model file: Z = A W^T + b and g(Z), layer by layer.
 
     Parameters
@@ -103,6 +114,12 @@ def export_onnx(net: Sequential, path, opset: int | None = None):
     opset : int, optional
         ONNX opset version, from 13 to the installed ``onnx``'s newest; default 17.
         GELU uses the ``Gelu`` operator from opset 20 on.
+    standardize : (mean, scale), optional
+        Arrays of shape (in_features,): the graph then starts with
+        ``Div(Sub(input, mean), scale)``, z = (x - mean) / scale, so the ONNX model
+        takes raw features (the standardisation ``glassnet train`` stores).
+    metadata_props : dict of str -> str, optional
+        Extra entries for the model's ``metadata_props`` (e.g. class labels).
 
     Returns
     -------
@@ -129,12 +146,20 @@ def export_onnx(net: Sequential, path, opset: int | None = None):
         raise TypeError(
             f"path must be a file path (str or os.PathLike), got {type(path).__name__}"
         )
-    model = to_onnx_model(net, opset)
+    model = to_onnx_model(
+        net, opset, standardize=standardize, metadata_props=metadata_props
+    )
     atomic_write(path, model.SerializeToString())
     return model
 
 
-def to_onnx_model(net: Sequential, opset: int | None = None):
+def to_onnx_model(
+    net: Sequential,
+    opset: int | None = None,
+    *,
+    standardize=None,
+    metadata_props: dict[str, str] | None = None,
+):
     """The ONNX model of ``net`` (an ``onnx.ModelProto``), checked, not written."""
     onnx, helper, _ = _import_onnx()
     if not isinstance(net, Sequential):
@@ -144,6 +169,17 @@ def to_onnx_model(net: Sequential, opset: int | None = None):
     opset = _check_opset(opset, onnx)
     graph = _GraphBuilder(net.dtype, opset)
     name = INPUT_NAME
+    if standardize is not None:
+        mean, scale = _check_standardize(standardize, net.in_features)
+        # z = (x - mean) / scale, before the first layer   (batch, in_features)
+        centred = graph.node(
+            "Sub", [name, graph.tensor("standardize.mean", mean)], "standardize.x_c",
+            name="standardize.sub",
+        )  # fmt: skip
+        name = graph.node(
+            "Div", [centred, graph.tensor("standardize.scale", scale)], "standardize.z",
+            name="standardize.div",
+        )  # fmt: skip
     last = len(net.layers) - 1
     for i, layer in enumerate(net.layers):
         A = OUTPUT_NAME if i == last else f"layer{i}.A"
@@ -190,10 +226,34 @@ def to_onnx_model(net: Sequential, opset: int | None = None):
             f"{net.out_features}), {net.dtype.name}"
         ),
     )
+    if metadata_props:
+        helper.set_model_props(
+            model, {str(k): str(v) for k, v in metadata_props.items()}
+        )
     # The oldest IR version that carries this opset, so older runtimes can load it.
     model.ir_version = helper.find_min_ir_version_for(list(model.opset_import))
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+def _check_standardize(standardize, in_features: int):
+    """(mean, scale) as float64 arrays of shape (in_features,), checked."""
+    if not isinstance(standardize, (tuple, list)) or len(standardize) != 2:
+        raise TypeError(
+            f"standardize must be a pair (mean, scale), got {type(standardize).__name__}"
+        )
+    mean, scale = (np.asarray(a, dtype=np.float64) for a in standardize)
+    for what, array in (("mean", mean), ("scale", scale)):
+        if array.shape != (in_features,):
+            raise ValueError(
+                f"standardize {what} must have shape ({in_features},), one value per "
+                f"input feature, got {array.shape}"
+            )
+        if not np.isfinite(array).all():
+            raise ValueError(f"standardize {what} must be finite")
+    if (scale <= 0).any():
+        raise ValueError("standardize scale must be positive")
+    return mean, scale
 
 
 def _check_opset(opset, onnx) -> int:
