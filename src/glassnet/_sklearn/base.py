@@ -1,0 +1,310 @@
+"""What MLPClassifier and MLPRegressor share: the network and the epoch loop.
+
+Each epoch is one call of the public ``net.fit`` on batches chosen here (an iterable
+of (X_b, Y_b[, w_b])), so the estimator knows every batch: it sets the L2 penalty's
+coefficient for it and logs scikit-learn's epoch loss
+
+    loss_ = sum_b n_b (L_b + s alpha/(2 S_b) sum_l ||W_l||^2) / sum_b n_b
+
+with n_b the batch's rows, S_b its weight sum (n_b when unweighted), L_b glassnet's
+batch loss before the step and s the factor from scikit-learn's loss to glassnet's
+(``_loss_scale``), so loss_ is s times scikit-learn's loss_. After each epoch come the stopping rules of
+scikit-learn's MLP (tol, n_iter_no_change, early_stopping on a validation score).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..layers import Dense, Dropout
+from ..network import Sequential
+from ..training import LambdaCallback
+from .params import check_settings, draw_seed, new_optimizer
+from .penalty import L2Penalty
+
+
+class BaseMLP(BaseEstimator):
+    """Shared parameters and training; subclasses define the targets and outputs."""
+
+    # Subclass hooks ---------------------------------------------------------------------
+    def _targets(self, y, *, first: bool, classes, dtype):
+        """-> (Y for the loss, y as given after validation)."""
+        raise NotImplementedError
+
+    def _output_spec(self):
+        """-> (n_outputs, output activation name, glassnet loss, loss_scale)."""
+        raise NotImplementedError
+
+    def _weights(self, y, sample_weight, n: int, incremental: bool):
+        return _check_sample_weight(sample_weight, n)
+
+    def _validation_score(self, A, Y, sample_weight) -> float:
+        raise NotImplementedError
+
+    def _stratify(self, Y):
+        return None
+
+    # fit ----------------------------------------------------------------------------------
+    def _fit(self, X, y, sample_weight=None, *, incremental: bool, classes=None):
+        settings = check_settings(self)
+        first = not incremental or not hasattr(self, "net_")
+        if incremental and settings.early_stopping:
+            raise ValueError(
+                "partial_fit does not support early_stopping=True (no validation set is "
+                "held out between calls); set early_stopping=False or use fit"
+            )
+        dtype = settings.dtype if first else self.net_.dtype
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=first,
+            dtype=dtype,
+            multi_output=True,
+            y_numeric=self._y_numeric,
+        )
+        Y, y = self._targets(y, first=first, classes=classes, dtype=dtype)
+        weights = _nonzero_weights(
+            self._weights(y, sample_weight, X.shape[0], incremental)
+        )
+        if first:
+            self._initialize(settings, X.shape[1])
+        self._train(X, Y, weights, settings, incremental)
+        return self
+
+    def _initialize(self, settings, n_features: int) -> None:
+        n_outputs, out_activation, loss, scale = self._output_spec()
+        self.seed_ = draw_seed(self.random_state)
+        layers, width = [], n_features
+        for size, activation, p in zip(
+            settings.hidden, settings.activations, settings.dropouts, strict=True
+        ):
+            layers.append(Dense(width, size, activation))
+            if p:
+                layers.append(Dropout(p))
+            width = size
+        layers.append(Dense(width, n_outputs, out_activation))
+        self.net_ = Sequential(*layers, dtype=settings.dtype, seed=self.seed_)
+        self.n_outputs_ = n_outputs
+        self.n_layers_ = len(settings.hidden) + 2
+        self.out_activation_ = out_activation
+        self._loss, self._loss_scale = loss, scale
+        self._optimizer = L2Penalty(
+            new_optimizer(self.optimizer, self.learning_rate), self.net_
+        )
+        self._shuffle_rng = np.random.default_rng([self.seed_, 1])
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        if settings.early_stopping:
+            self.validation_scores_ = []
+            self.validation_loss_curve_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.validation_loss_curve_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = np.inf
+
+    def _train(self, X, Y, weights, settings, incremental: bool) -> None:
+        val = None
+        if settings.early_stopping:
+            X, Y, weights, val = self._split(X, Y, weights, settings)
+        batch_size = settings.batch_for(X.shape[0])
+        best_params = None
+        for _ in range(1 if incremental else settings.max_iter):
+            loss, interrupted, val_loss = self._epoch(
+                X, Y, weights, batch_size, settings, val
+            )
+            if interrupted:
+                warnings.warn("Training interrupted by user.", stacklevel=3)
+                break
+            self.n_iter_ += 1
+            self.t_ += X.shape[0]
+            self.loss_ = loss
+            self.loss_curve_.append(loss)
+            if self.verbose:
+                print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+            if val is not None:
+                improved = self._record_validation(val, val_loss, settings.tol)
+                if improved:
+                    best_params = self.net_.flat_params.copy()
+            else:
+                self._record_loss(loss, settings.tol)
+            if self._no_improvement_count > settings.n_iter_no_change:
+                if self.verbose:
+                    what = "Validation score" if val is not None else "Training loss"
+                    print(
+                        f"{what} did not improve more than tol={settings.tol:f} for "
+                        f"{settings.n_iter_no_change} consecutive epochs. Stopping."
+                    )
+                break
+            if incremental:
+                break
+            if self.n_iter_ == settings.max_iter:
+                warnings.warn(
+                    f"glassnet {type(self).__name__}: maximum iterations "
+                    f"(max_iter={settings.max_iter}) reached and the optimization "
+                    "hasn't converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+        if best_params is not None:
+            self.net_.flat_params[...] = best_params  # in place: layers hold views
+
+    def _epoch(self, X, Y, weights, batch_size, settings, val):
+        """One pass over (X, Y) by ``net.fit``; (loss_, interrupted, validation loss)."""
+        n = X.shape[0]
+        order = self._shuffle_rng.permutation(n) if settings.shuffle else None
+        if n <= batch_size:
+            order = None  # one batch: the same gradient in any row order
+        scale, alpha = self._loss_scale, settings.alpha
+        penalty = self._optimizer
+        rows, penalties, losses = [], [], []
+
+        def batches():
+            for lo in range(0, n, batch_size):
+                hi = min(lo + batch_size, n)
+                idx = slice(lo, hi) if order is None else order[lo:hi]
+                w = None if weights is None else weights[idx]
+                total = float(hi - lo) if w is None else float(w.sum())
+                if total <= 0:
+                    continue  # only zero-weight rows: no gradient (and L = 0/0)
+                penalty.coefficient = scale * alpha / total  # c = s alpha / S_b
+                rows.append(hi - lo)
+                penalties.append(penalty.value())  # at the weights the step starts from
+                yield (X[idx], Y[idx]) if w is None else (X[idx], Y[idx], w)
+
+        history = self.net_.fit(
+            batches(),
+            loss=self._loss,
+            optimizer=penalty,
+            epochs=1,
+            seed=0,
+            verbose=0,
+            validation_data=val,
+            callbacks=[
+                LambdaCallback(
+                    on_batch_end=lambda step, logs: losses.append(logs["loss"])
+                )
+            ],
+        )
+        if history.stop_reason == "interrupted" or not history.epoch:
+            return None, True, None
+        n_b = np.asarray(rows, dtype=np.float64)
+        batch = np.asarray(losses, dtype=np.float64) + np.asarray(penalties)
+        loss = float(n_b @ batch) / float(n_b.sum())  # = s * scikit-learn's loss_
+        val_loss = history.history["val_loss"][0] if val is not None else None
+        return loss, False, val_loss
+
+    def _split(self, X, Y, weights, settings):
+        """Hold out validation_fraction of the rows (stratified by class for a
+        single-output classifier), seeded by seed_."""
+        arrays = [X, Y] if weights is None else [X, Y, weights]
+        parts = train_test_split(
+            *arrays,
+            test_size=settings.validation_fraction,
+            random_state=self.seed_,
+            stratify=self._stratify(Y),
+        )
+        X_train, X_val, Y_train, Y_val = parts[:4]
+        w_train, w_val = (None, None) if weights is None else parts[4:]
+        if X_val.shape[0] < 2:
+            raise ValueError(
+                f"the validation set is too small ({X_val.shape[0]} sample(s) from "
+                f"validation_fraction={settings.validation_fraction:g} of {X.shape[0]}); "
+                "increase validation_fraction or give more samples"
+            )
+        val = (X_val, Y_val) if w_val is None else (X_val, Y_val, w_val)
+        return X_train, Y_train, w_train, val
+
+    def _record_validation(self, val, val_loss, tol) -> bool:
+        A = self.net_.predict(val[0])
+        score = self._validation_score(A, val[1], val[2] if len(val) == 3 else None)
+        self.validation_scores_.append(score)
+        self.validation_loss_curve_.append(val_loss)
+        if self.verbose:
+            print(f"Validation score: {score:f}")
+        if score < self.best_validation_score_ + tol:
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
+        if score > self.best_validation_score_:
+            self.best_validation_score_ = score
+            return True
+        return False
+
+    def _record_loss(self, loss, tol) -> None:
+        if loss > self.best_loss_ - tol:
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
+        self.best_loss_ = min(self.best_loss_, loss)
+
+    # prediction ---------------------------------------------------------------------------
+    def _outputs(self, X) -> np.ndarray:
+        """The network's outputs A for X, shape (n, n_outputs), in its dtype."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=self.net_.dtype)
+        return self.net_.predict(X)
+
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """scikit-learn's layout of the weights: W^T of each Dense, shape (in, out)
+        (views: writing to them changes the network)."""
+        return [layer.W.T for layer in self._dense_layers()]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """The biases b of each Dense, shape (out,) (views)."""
+        return [layer.b for layer in self._dense_layers()]
+
+    def _dense_layers(self):
+        if "net_" not in vars(self):
+            raise AttributeError(
+                f"This {type(self).__name__} instance is not fitted yet: call fit first"
+            )
+        return [layer for layer in self.net_.layers if isinstance(layer, Dense)]
+
+
+def _check_sample_weight(sample_weight, n: int):
+    """sample_weight as float64 (n,), finite and >= 0; None stays None."""
+    if sample_weight is None:
+        return None
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"sample_weight must be numbers, one per sample; could not convert it: {error}"
+        ) from error
+    if w.shape != (n,):
+        raise ValueError(
+            f"sample_weight must have shape ({n},), one weight per sample, got shape "
+            f"{w.shape}"
+        )
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError("sample_weight must be finite and non-negative")
+    return w
+
+
+def _nonzero_weights(w):
+    """Weights that are all exactly 1 become None: the same fit as no weights, and
+    then bitwise the same network. All-zero weights are an error."""
+    if w is None:
+        return None
+    if not w.sum() > 0:
+        raise ValueError(
+            "the sample weights (sample_weight times class_weight) are all zero: "
+            "nothing to fit"
+        )
+    if (w == 1.0).all():
+        return None
+    return w

@@ -1,0 +1,74 @@
+"""scikit-learn estimators on glassnet networks: ``MLPClassifier`` and ``MLPRegressor``.
+
+They follow scikit-learn's estimator API (fit, partial_fit, predict, predict_proba,
+score, get_params/set_params, clone) and pass ``sklearn.utils.estimator_checks``, so
+they work in Pipeline, GridSearchCV and cross_val_score; the trained network is
+``est.net_``, a ``gn.Sequential`` like any other. Needs scikit-learn, the ``sklearn``
+extra: ``pip install "glassnet[sklearn]"``.
+
+Objective
+---------
+Each step descends, on its batch (rows i with sample weights w_i, S_b = sum w_i;
+unweighted, w_i = 1 and S_b = n_b):
+
+    J = sum_i w_i L_i / S_b  +  s * alpha / (2 S_b) * sum_l ||W_l||^2
+
+with L_i glassnet's loss of row i (binary or categorical cross-entropy, or mse) and
+the biases not penalised. scikit-learn's MLP descends sum_i w_i l_i / S_b +
+alpha / (2 S_b) sum_l ||W_l||^2, whose per-row loss l_i differs from glassnet's by a
+constant factor: L_i = s * l_i with
+
+- s = 1 for binary and multiclass cross-entropy,
+- s = 1/k for k labels (glassnet's BCE averages over the labels, scikit-learn's sums),
+- s = 2/k for k regression targets (scikit-learn's gradient a - y is that of
+  (1/2) sum_j (a_j - y_j)^2; glassnet's mse is mean_j (a_j - y_j)^2).
+
+So J = s * (scikit-learn's objective): alpha weighs the penalty against the data
+exactly as in scikit-learn, and plain SGD at learning rate lr / s takes
+scikit-learn's steps (a test checks this against scikit-learn, to 1e-15).
+loss_curve_ is J averaged over the epoch's batches by rows, which is s times
+scikit-learn's loss_curve_, except with several regression targets: there
+scikit-learn reports (1/2) mean_j (a_j - y_j)^2, 1/k of the sum it descends.
+
+Differences from scikit-learn's MLP, all deliberate:
+- ``learning_rate`` is the step size (scikit-learn's ``learning_rate_init``); there
+  are no learning-rate schedules, ``momentum`` or ``solver`` parameters: pass
+  ``optimizer=gn.SGD(lr, momentum=0.9, nesterov=True)`` (or "adam", "adamw",
+  "rmsprop"). No lbfgs, no warm_start.
+- ``epochs`` is an alias of ``max_iter``; ``dropout``, ``dtype`` (float32 by default,
+  predictions returned as float64) and ``class_weight`` are extra.
+- Dense input only (no sparse matrices). A batch whose rows all have weight 0 is
+  skipped (scikit-learn would divide by 0).
+
+Examples
+--------
+>>> from sklearn.datasets import load_breast_cancer
+>>> from sklearn.model_selection import train_test_split
+>>> from sklearn.pipeline import make_pipeline
+>>> from sklearn.preprocessing import StandardScaler
+>>> from glassnet.sklearn import MLPClassifier
+>>> X, y = load_breast_cancer(return_X_y=True)
+>>> X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+>>> model = make_pipeline(StandardScaler(), MLPClassifier(
+...     hidden_layer_sizes=(32,), max_iter=1000, random_state=0))
+>>> model.fit(X_train, y_train).score(X_test, y_test) > 0.95
+True
+>>> net = model[-1].net_                      # the glassnet network inside
+>>> net.in_features, net.out_features
+(30, 1)
+"""
+
+from __future__ import annotations
+
+try:
+    import sklearn  # noqa: F401  (the top-level scikit-learn package)
+except ImportError as error:
+    raise ImportError(
+        "glassnet.sklearn needs scikit-learn, which is not installed: install the "
+        f"`sklearn` extra, pip install 'glassnet[sklearn]' ({error})"
+    ) from error
+
+from ._sklearn.classifier import MLPClassifier
+from ._sklearn.regressor import MLPRegressor
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
