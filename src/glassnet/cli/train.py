@@ -353,7 +353,7 @@ def prepare(settings: dict, table: Table):
         task = infer_task(y_raw)
     classes = None
     if task == "regression":
-        if y_raw.dtype.kind not in "iuf":
+        if y_raw.dtype.kind not in "biuf":
             example = next(v for v in y_raw if v is not None)
             raise DataError(
                 f"{table.path}: target column {target!r} holds text ({example!r}); "
