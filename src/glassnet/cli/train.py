@@ -338,7 +338,8 @@ def load_table(settings: dict, quiet: bool) -> Table:
 
 
 def prepare(settings: dict, table: Table):
-    """(X, y, record-to-be, labels for stratification): the target encoded."""
+    """(X, y, features, task, classes): the features and the target, encoded as
+    class indices (classification) or float64 (regression)."""
     if settings["dataset"] and not settings["target"]:
         settings["target"] = "label"
     target = settings["target"]
