@@ -8,11 +8,15 @@ import.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import pickle
+import re
 import subprocess
 import sys
 import textwrap
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -312,11 +316,19 @@ def test_optimizer_object_is_copied_per_fit():
     assert est._optimizer.t == 3  # 3 epochs of one batch each (n = 120 <= 200)
 
 
-def test_pickle_and_glassnet_model_file(tmp_path):
+def test_pickle_keeps_training_and_glassnet_model_file(tmp_path):
     X, y = _blobs()
     est = MLPClassifier(hidden_layer_sizes=(6,), max_iter=10, random_state=0).fit(X, y)
+    weights = est.net_.flat_params.copy()
     restored = pickle.loads(pickle.dumps(est))
     np.testing.assert_array_equal(restored.predict_proba(X), est.predict_proba(X))
+    # training goes on after unpickling exactly as in the original (same weights,
+    # optimizer moments and shuffling state)
+    est.partial_fit(X, y)
+    restored.partial_fit(X, y)
+    assert np.abs(restored.net_.flat_params - weights).max() > 1e-4
+    np.testing.assert_array_equal(restored.net_.flat_params, est.net_.flat_params)
+    np.testing.assert_array_equal(restored.coefs_[0], restored.net_.layers[0].W.T)
     assert isinstance(est.net_, gn.Sequential)
     path = tmp_path / "model.safetensors"
     gn.save(est.net_, path)
@@ -738,3 +750,18 @@ def test_no_warnings_on_a_converged_fit():
         est = MLPClassifier(hidden_layer_sizes=(4,), learning_rate=0.05, max_iter=500,
                             tol=1e-3, random_state=0).fit(X, y)  # fmt: skip
     assert est.n_iter_ < 500
+
+
+def test_readme_example_prints_what_the_readme_says():
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## scikit-learn estimators", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    expected = re.search(r"print\(.*\)\s+# (.+)", code).group(1)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), warnings.catch_warnings():
+        warnings.simplefilter("error")  # the example converges: no ConvergenceWarning
+        namespace: dict = {}
+        exec(compile(code, "README.md", "exec"), namespace)
+    assert out.getvalue().strip() == expected
+    net = namespace["net"]
+    assert [layer.W.shape for layer in net.layers] == [(64, 64), (10, 64)]

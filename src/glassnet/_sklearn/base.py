@@ -115,50 +115,61 @@ class BaseMLP(BaseEstimator):
             self.best_loss_ = np.inf
 
     def _train(self, X, Y, weights, settings, incremental: bool) -> None:
+        """Epochs until max_iter (one for partial_fit) or a stopping rule."""
         val = None
         if settings.early_stopping:
             X, Y, weights, val = self._split(X, Y, weights, settings)
         batch_size = settings.batch_for(X.shape[0])
         best_params = None
-        for _ in range(1 if incremental else settings.max_iter):
-            loss, interrupted, val_loss = self._epoch(
-                X, Y, weights, batch_size, settings, val
-            )
-            if interrupted:
-                warnings.warn("Training interrupted by user.", stacklevel=3)
-                break
-            self.n_iter_ += 1
-            self.t_ += X.shape[0]
-            self.loss_ = loss
-            self.loss_curve_.append(loss)
-            if self.verbose:
-                print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
-            if val is not None:
-                improved = self._record_validation(val, val_loss, settings.tol)
-                if improved:
-                    best_params = self.net_.flat_params.copy()
-            else:
-                self._record_loss(loss, settings.tol)
-            if self._no_improvement_count > settings.n_iter_no_change:
-                if self.verbose:
-                    what = "Validation score" if val is not None else "Training loss"
-                    print(
-                        f"{what} did not improve more than tol={settings.tol:f} for "
-                        f"{settings.n_iter_no_change} consecutive epochs. Stopping."
-                    )
-                break
-            if incremental:
-                break
-            if self.n_iter_ == settings.max_iter:
-                warnings.warn(
-                    f"glassnet {type(self).__name__}: maximum iterations "
-                    f"(max_iter={settings.max_iter}) reached and the optimization "
-                    "hasn't converged yet.",
-                    ConvergenceWarning,
-                    stacklevel=3,
+        try:
+            for _ in range(1 if incremental else settings.max_iter):
+                loss, interrupted, val_loss = self._epoch(
+                    X, Y, weights, batch_size, settings, val
                 )
+                if interrupted:
+                    warnings.warn("Training interrupted by user.", stacklevel=4)
+                    break
+                if self._record_epoch(X.shape[0], loss, val, val_loss, settings):
+                    best_params = self.net_.flat_params.copy()
+                if self._no_improvement_count > settings.n_iter_no_change:
+                    self._say_stopping(val is not None, settings)
+                    break
+                if incremental:
+                    break
+                if self.n_iter_ == settings.max_iter:
+                    warnings.warn(
+                        f"glassnet {type(self).__name__}: maximum iterations "
+                        f"(max_iter={settings.max_iter}) reached and the optimization "
+                        "hasn't converged yet.",
+                        ConvergenceWarning,
+                        stacklevel=4,
+                    )
+        except KeyboardInterrupt:  # between epochs (inside one, net.fit stops cleanly)
+            warnings.warn("Training interrupted by user.", stacklevel=4)
         if best_params is not None:
             self.net_.flat_params[...] = best_params  # in place: layers hold views
+
+    def _record_epoch(self, n, loss, val, val_loss, settings) -> bool:
+        """Log a finished epoch and update the no-improvement count (scikit-learn's
+        rules); True when the validation score is the best so far."""
+        self.n_iter_ += 1
+        self.t_ += n
+        self.loss_ = loss
+        self.loss_curve_.append(loss)
+        if self.verbose:
+            print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+        if val is not None:
+            return self._record_validation(val, val_loss, settings.tol)
+        self._record_loss(loss, settings.tol)
+        return False
+
+    def _say_stopping(self, on_validation: bool, settings) -> None:
+        if self.verbose:
+            what = "Validation score" if on_validation else "Training loss"
+            print(
+                f"{what} did not improve more than tol={settings.tol:f} for "
+                f"{settings.n_iter_no_change + 1} consecutive epochs. Stopping."
+            )
 
     def _epoch(self, X, Y, weights, batch_size, settings, val):
         """One pass over (X, Y) by ``net.fit``; (loss_, interrupted, validation loss)."""
@@ -248,6 +259,24 @@ class BaseMLP(BaseEstimator):
         else:
             self._no_improvement_count = 0
         self.best_loss_ = min(self.best_loss_, loss)
+
+    # pickling ----------------------------------------------------------------------------
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "net_" in state:  # the weights, without the last batch's work arrays
+            state = {**state, "net_": state["net_"].copy()}
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "net_" in self.__dict__:
+            # pickle stores every array apart, so the layers' W and b are no longer
+            # views into net_.flat_params (and may be read-only memory maps): a copy
+            # of the network binds them again, so that training can go on.
+            self.net_ = self.net_.copy()
+            self._optimizer.bind(self.net_)
+            inner = self._optimizer.optimizer
+            inner.load_state_dict(inner.state_dict())  # writable copies of its moments
 
     # prediction ---------------------------------------------------------------------------
     def _outputs(self, X) -> np.ndarray:

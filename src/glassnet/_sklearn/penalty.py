@@ -29,12 +29,16 @@ class L2Penalty(Optimizer):
     def __init__(self, optimizer: Optimizer, net):
         # Optimizer.__init__ is not called: lr, t and state belong to the wrapped one.
         self.optimizer = optimizer
+        self.coefficient = 0.0
+        self.bind(net)
+
+    def bind(self, net) -> None:
+        """Point at ``net``'s weights (again, e.g. after unpickling a copy of it)."""
         entries = net.parameters()  # flat-buffer order
         self.mask = np.concatenate(
             [np.full(p.size, name == "W", dtype=net.dtype) for _, name, p in entries]
         )  # M: (n_params,)
         self.weights = [p for _, name, p in entries if name == "W"]  # views of W_l
-        self.coefficient = 0.0
         self._scratch = np.empty_like(self.mask)
 
     @property
