@@ -692,6 +692,14 @@ def test_data_errors():
         reg.partial_fit(X_SMALL, np.zeros((40, 3)))
 
 
+def test_divergence_raises_glassnets_error():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 2)), 1e3 * rng.normal(size=60)
+    est = MLPRegressor(optimizer="sgd", learning_rate=1e6, max_iter=50)
+    with pytest.raises(gn.DivergenceError, match="training diverged at epoch 1"):
+        est.fit(X, y)
+
+
 def test_interrupted_fit_warns_and_keeps_the_finished_epochs(monkeypatch):
     """Ctrl-C inside net.fit stops it with stop_reason "interrupted"; the estimator
     stops too, keeps the completed epochs and warns as scikit-learn does."""

@@ -64,7 +64,13 @@ class L2Penalty(Optimizer):
         """c/2 sum_l ||W_l||^2 at the current weights (float64)."""
         if not self.coefficient:
             return 0.0
-        total = sum(float(np.dot(W.ravel(), W.ravel())) for W in self.weights)
+        # float64 sums, and inf rather than a warning if weights have blown up (the
+        # fit loop then stops with its DivergenceError).
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = sum(
+                float(np.dot(w, w))
+                for w in (W.ravel().astype(np.float64) for W in self.weights)
+            )
         return 0.5 * self.coefficient * total
 
     def config(self) -> dict:
