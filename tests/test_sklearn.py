@@ -644,14 +644,16 @@ def test_regressor_rejects_other_losses():
 
 
 def test_data_errors():
-    with pytest.raises(ValueError, match="only one class"):
+    with pytest.raises(ValueError, match=r"y has only one class \('a'\); a classifier"):
         MLPClassifier().fit(X_SMALL, np.full(40, "a"))
     with pytest.raises(ValueError, match="classes must be passed on the first call"):
         MLPClassifier().partial_fit(X_SMALL, Y_SMALL)
     est = MLPClassifier(max_iter=1).partial_fit(X_SMALL, Y_SMALL, classes=["a", "b"])
     with pytest.raises(ValueError, match="unseen labels"):
         est.partial_fit(X_SMALL, np.full(40, "c"))
-    with pytest.raises(ValueError, match=r"classes=\['a', 'c'\] differs"):
+    with pytest.raises(
+        ValueError, match=r"classes=\['a', 'c'\] differs .* \['a', 'b'\]"
+    ):
         est.partial_fit(X_SMALL, Y_SMALL, classes=["a", "c"])
     with pytest.raises(
         ValueError, match="X has 3 features, but MLPClassifier is expecting 2"

@@ -8,8 +8,9 @@ coefficient for it and logs scikit-learn's epoch loss
 
 with n_b the batch's rows, S_b its weight sum (n_b when unweighted), L_b glassnet's
 batch loss before the step and s the factor from scikit-learn's loss to glassnet's
-(``_loss_scale``), so loss_ is s times scikit-learn's loss_. After each epoch come the stopping rules of
-scikit-learn's MLP (tol, n_iter_no_change, early_stopping on a validation score).
+(``_loss_scale``; see "Objective" in ``glassnet.sklearn``). After each epoch come
+the stopping rules of scikit-learn's MLP (tol, n_iter_no_change, early_stopping on a
+validation score).
 """
 
 from __future__ import annotations
@@ -212,7 +213,7 @@ class BaseMLP(BaseEstimator):
             return None, True, None
         n_b = np.asarray(rows, dtype=np.float64)
         batch = np.asarray(losses, dtype=np.float64) + np.asarray(penalties)
-        loss = float(n_b @ batch) / float(n_b.sum())  # = s * scikit-learn's loss_
+        loss = float(n_b @ batch) / float(n_b.sum())  # J averaged by rows
         val_loss = history.history["val_loss"][0] if val is not None else None
         return loss, False, val_loss
 

@@ -158,8 +158,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.classes_ = self._encoder.classes_
         if len(self.classes_) < 2:
             raise ValueError(
-                f"y has only one class ({self.classes_[0]!r}); a classifier needs at "
-                "least two classes"
+                f"y has only one class ({self.classes_.tolist()[0]!r}); a classifier "
+                "needs at least two classes"
             )
 
     def _check_classes(self, y, classes, multilabel: bool) -> None:
@@ -174,8 +174,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             and np.array_equal(np.sort(np.asarray(classes)), self.classes_)
         ):
             raise ValueError(
-                f"classes={list(classes)!r} differs from the classes of the first "
-                f"partial_fit call, {list(self.classes_)!r}"
+                f"classes={np.asarray(classes).tolist()!r} differs from the classes of "
+                f"the first partial_fit call, {self.classes_.tolist()!r}"
             )
         if multilabel and y.shape[1] != len(self.classes_):
             raise ValueError(
