@@ -54,6 +54,7 @@ from .network import Sequential
 from .neuron import Neuron, NotLinearlySeparableWarning, Perceptron
 from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, get_optimizer
 from .robustness import RobustnessReport, robustness_report
+from .threads import get_num_threads, set_num_threads  # BLAS threads per product
 from .schedules import CosineLR, ExponentialLR, ReduceLROnPlateau, StepLR
 from .training import (
     Callback,
@@ -116,6 +117,8 @@ __all__ = [
     "RobustnessReport",
     "ReLU",
     "Sequential",
+    "get_num_threads",
+    "set_num_threads",
     "Sigmoid",
     "Softmax",
     "Softplus",

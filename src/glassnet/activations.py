@@ -7,6 +7,11 @@ Each activation is a small object with
   stable form (from the output ``A`` where that is cheaper, e.g. sigmoid' = a(1 - a));
 - ``backward(dA, Z, A) -> dZ``: the chain rule dL/dz = dL/da * da/dz.
 
+``forward`` and ``backward`` take an optional ``out``: a preallocated array of Z's
+shape that the result may be written into (the training loop reuses its arrays from
+step to step). Activations that cannot work in place ignore it, so callers always use
+the returned array.
+
 Softmax is the one activation that mixes a row's entries, so its ``backward`` is a
 Jacobian-vector product rather than an elementwise product.
 
@@ -41,15 +46,15 @@ class Activation:
     #: Which weight initialiser suits a layer feeding this activation.
     init_family = "glorot"
 
-    def forward(self, Z: np.ndarray) -> np.ndarray:
+    def forward(self, Z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         raise NotImplementedError
 
     def derivative(self, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
         """da/dz elementwise, same shape as Z."""
         raise NotImplementedError
 
-    def backward(self, dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
-        return dA * self.derivative(Z, A)  # dL/dz = dL/da * da/dz
+    def backward(self, dA, Z, A, out: np.ndarray | None = None) -> np.ndarray:
+        return np.multiply(dA, self.derivative(Z, A), out=out)  # dL/dz = dL/da * da/dz
 
     def formula(self) -> str:
         """The defining equation, in plain text."""
@@ -76,13 +81,13 @@ class Activation:
 class Identity(Activation):
     name = "identity"
 
-    def forward(self, Z):
-        return Z  # a = z
+    def forward(self, Z, out=None):
+        return Z  # a = z (no copy: out is not needed)
 
     def derivative(self, Z, A):
         return np.ones_like(Z)  # a' = 1
 
-    def backward(self, dA, Z, A):
+    def backward(self, dA, Z, A, out=None):
         return dA
 
     def formula(self):
@@ -95,7 +100,7 @@ class Identity(Activation):
 class Sigmoid(Activation):
     name = "sigmoid"
 
-    def forward(self, Z):
+    def forward(self, Z, out=None):
         # 1 / (1 + e^-z) overflows e^-z for z << 0; for those z use the equal form
         # e^z / (1 + e^z), so exp only ever sees non-positive numbers.
         E = np.exp(-np.abs(Z))
@@ -114,8 +119,8 @@ class Sigmoid(Activation):
 class Tanh(Activation):
     name = "tanh"
 
-    def forward(self, Z):
-        return np.tanh(Z)
+    def forward(self, Z, out=None):
+        return np.tanh(Z, out=out)
 
     def derivative(self, Z, A):
         return 1.0 - A * A  # tanh'(z) = 1 - tanh(z)^2, from the output
@@ -131,8 +136,8 @@ class ReLU(Activation):
     name = "relu"
     init_family = "he"
 
-    def forward(self, Z):
-        return np.maximum(Z, 0.0)  # a = max(0, z)
+    def forward(self, Z, out=None):
+        return np.maximum(Z, 0.0, out=out)  # a = max(0, z)
 
     def derivative(self, Z, A):
         # 1 for z > 0, else 0; at the kink z = 0 we take 0, as PyTorch does.
@@ -152,7 +157,7 @@ class LeakyReLU(Activation):
     def __init__(self, negative_slope: float = 0.01):
         self.negative_slope = float(negative_slope)
 
-    def forward(self, Z):
+    def forward(self, Z, out=None):
         return np.where(Z > 0, Z, self.negative_slope * Z)
 
     def derivative(self, Z, A):
@@ -175,7 +180,7 @@ class ELU(Activation):
     def __init__(self, alpha: float = 1.0):
         self.alpha = float(alpha)
 
-    def forward(self, Z):
+    def forward(self, Z, out=None):
         # expm1 keeps precision near 0; min(z, 0) keeps exp from overflowing for z > 0.
         return np.where(Z > 0, Z, self.alpha * np.expm1(np.minimum(Z, 0.0)))
 
@@ -200,7 +205,7 @@ class GELU(Activation):
     name = "gelu"
     init_family = "he"
 
-    def forward(self, Z):
+    def forward(self, Z, out=None):
         A = 0.5 * Z * (1.0 + _erf(Z / math.sqrt(2.0)))  # z Phi(z)
         return A.astype(Z.dtype, copy=False)
 
@@ -219,7 +224,7 @@ class GELU(Activation):
 class Softplus(Activation):
     name = "softplus"
 
-    def forward(self, Z):
+    def forward(self, Z, out=None):
         # log(1 + e^z) = max(z, 0) + log(1 + e^-|z|): exp never sees a positive number.
         return np.maximum(Z, 0.0) + np.log1p(np.exp(-np.abs(Z)))
 
@@ -239,11 +244,13 @@ class Softmax(Activation):
     name = "softmax"
     elementwise = False
 
-    def forward(self, Z):
+    def forward(self, Z, out=None):
         # Subtracting the row max changes nothing mathematically (it cancels in the
         # ratio) but keeps every exponent <= 0, so exp never overflows.
-        E = np.exp(Z - Z.max(axis=1, keepdims=True))
-        return E / E.sum(axis=1, keepdims=True)
+        E = np.subtract(Z, Z.max(axis=1, keepdims=True), out=out)
+        np.exp(E, out=E)  # e^(z - max)
+        E /= E.sum(axis=1, keepdims=True)  # a_i = e^(z_i - max) / sum_j e^(z_j - max)
+        return E
 
     def derivative(self, Z, A):
         raise TypeError(
@@ -251,7 +258,7 @@ class Softmax(Activation):
             "Use backward(dA, Z, A), the Jacobian-vector product."
         )
 
-    def backward(self, dA, Z, A):
+    def backward(self, dA, Z, A, out=None):
         # Jacobian da_i/dz_j = a_i (delta_ij - a_j), so
         # dL/dz_j = a_j (dL/da_j - sum_i dL/da_i a_i).
         return A * (dA - (dA * A).sum(axis=1, keepdims=True))
@@ -268,13 +275,13 @@ class Step(Activation):
 
     name = "step"
 
-    def forward(self, Z):
+    def forward(self, Z, out=None):
         return (Z >= 0).astype(Z.dtype)
 
     def derivative(self, Z, A):
         raise StepGradientError()
 
-    def backward(self, dA, Z, A):
+    def backward(self, dA, Z, A, out=None):
         raise StepGradientError()
 
     def formula(self):

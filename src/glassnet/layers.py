@@ -7,16 +7,27 @@ z = W x + b applied to every row x at once; W keeps the seeds' shape (out, in).
 A layer's parameters live in ``layer.params`` and their gradients in ``layer.grads``
 (dicts of arrays keyed "W", "b"). Inside a ``Sequential`` both are views into one flat
 buffer each, so an optimizer updates every parameter with one vectorised operation.
+
+Work arrays: called with ``reuse=True`` (the training loop and predict do), a layer
+writes Z, A and the gradients it passes back into arrays it keeps per batch size,
+instead of allocating new ones every step. Those arrays are overwritten by the next
+call with the same batch size; without ``reuse`` every call returns new arrays.
 """
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
+from . import threads
 from .activations import Activation, get_activation
 from .errors import NotBuiltError
 from .init import DEFAULT_FOR_FAMILY, get_initializer
 from .validation import check_number, check_positive_int
+
+#: Batch sizes whose work arrays a layer keeps at once (e.g. full and last batch).
+_KEPT_SIZES = 4
 
 
 class Layer:
@@ -29,6 +40,23 @@ class Layer:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self._forward_done = False
+        self._work: dict[int, dict[str, np.ndarray]] = {}
+
+    def _out(self, name: str, shape: tuple, dtype, reuse: bool) -> np.ndarray | None:
+        """The kept work array ``name`` for this batch size, or None (numpy then
+        allocates a new one) when not ``reuse``."""
+        if not reuse:
+            return None
+        n = shape[0]
+        arrays = self._work.get(n)
+        if arrays is None:
+            if len(self._work) >= _KEPT_SIZES:
+                self._work.pop(next(iter(self._work)))  # the oldest batch size
+            arrays = self._work[n] = {}
+        array = arrays.get(name)
+        if array is None or array.shape != shape or array.dtype != dtype:
+            array = arrays[name] = np.empty(shape, dtype=dtype)
+        return array
 
     # -- shape ------------------------------------------------------------------------
     @property
@@ -64,6 +92,12 @@ class Layer:
     def clear_cache(self) -> None:
         """Forget the last forward pass (frees the batch arrays it held)."""
         self._forward_done = False
+        self._work = {}
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_work"] = {}  # scratch, not state: never pickled (nor shared on load)
+        return state
 
     def config(self) -> dict:
         return {}
@@ -168,33 +202,41 @@ class Dense(Layer):
     db = property(lambda self: self.grads.get("b"), doc="dL/db from the last backward.")
 
     # -- computation ------------------------------------------------------------------
-    def forward(self, A_prev, training=False):  # A_prev: (n, in)
+    def forward(self, A_prev, training=False, *, reuse=False):  # A_prev: (n, in)
         W = self._param("W")
+        n, width = A_prev.shape[0], self.out_features
         self._A_prev = A_prev
-        Z = A_prev @ W.T  # Z = A_prev W^T        (n, out)
-        if self.use_bias:
-            Z += self.params["b"]  #     + b (each row)    (n, out)
+        threads.for_product(n, self._in, width)
+        Z = np.matmul(A_prev, W.T, out=self._out("Z", (n, width), W.dtype, reuse))
+        if self.use_bias:  #                  Z = A_prev W^T        (n, out)
+            Z += self.params["b"]  #                + b (each row)  (n, out)
         self._Z = Z
-        self._A = self.activation.forward(Z)  # A = g(Z)              (n, out)
+        A = self._out("A", Z.shape, Z.dtype, reuse)
+        self._A = _activate(self.activation, Z, A)  # A = g(Z)      (n, out)
         self._forward_done = True
         return self._A
 
-    def backward(self, dA, need_input_grad=True):  # dA = dL/dA: (n, out)
+    def backward(self, dA, need_input_grad=True, *, reuse=False):  # dA: (n, out)
         self._require_forward()
-        dZ = self.activation.backward(dA, self._Z, self._A)  # dL/dZ = dL/dA * g'(Z)
-        return self.backward_from_z(dZ, need_input_grad)
+        dZ = self._out("dZ", self._Z.shape, self._Z.dtype, reuse)
+        dZ = _chain(self.activation, dA, self._Z, self._A, dZ)  # dL/dZ = dA * g'(Z)
+        return self.backward_from_z(dZ, need_input_grad, reuse=reuse)
 
-    def backward_from_z(self, dZ, need_input_grad=True):  # dZ = dL/dZ: (n, out)
-        """The linear part's backward pass, given dL/dZ (used directly when fused)."""
+    def backward_from_z(self, dZ, need_input_grad=True, *, reuse=False):
+        """The linear part's backward pass, given dL/dZ (n, out) (used directly when
+        fused)."""
         self._require_forward()
-        np.matmul(
-            dZ.T, self._A_prev, out=self.grads["W"]
-        )  # dL/dW = dZ^T A_prev (out, in)
+        W, A_prev = self.params["W"], self._A_prev
+        n = dZ.shape[0]
+        threads.for_product(self.out_features, n, self._in)
+        np.matmul(dZ.T, A_prev, out=self.grads["W"])  # dL/dW = dZ^T A_prev (out, in)
         if self.use_bias:
             dZ.sum(axis=0, out=self.grads["b"])  # dL/db = sum_i dZ_i     (out,)
         if not need_input_grad:
             return None
-        return dZ @ self.params["W"]  # dL/dA_prev = dZ W     (n, in)
+        threads.for_product(n, self.out_features, self._in)
+        dA_prev = self._out("dA_prev", A_prev.shape, W.dtype, reuse)
+        return np.matmul(dZ, W, out=dA_prev)  # dL/dA_prev = dZ W     (n, in)
 
     @property
     def preactivation(self):
@@ -241,17 +283,19 @@ class ActivationLayer(Layer):
         self.activation = get_activation(activation)
         self.output_activation = self.activation
 
-    def forward(self, A_prev, training=False):
+    def forward(self, A_prev, training=False, *, reuse=False):
         self._Z = A_prev
-        self._A = self.activation.forward(A_prev)  # A = g(Z)
+        A = self._out("A", A_prev.shape, A_prev.dtype, reuse)
+        self._A = _activate(self.activation, A_prev, A)  # A = g(Z)
         self._forward_done = True
         return self._A
 
-    def backward(self, dA, need_input_grad=True):
+    def backward(self, dA, need_input_grad=True, *, reuse=False):
         self._require_forward()
-        return self.activation.backward(dA, self._Z, self._A)  # dL/dZ = dL/dA * g'(Z)
+        dZ = self._out("dZ", self._Z.shape, self._Z.dtype, reuse)
+        return _chain(self.activation, dA, self._Z, self._A, dZ)  # dA * g'(Z)
 
-    def backward_from_z(self, dZ, need_input_grad=True):
+    def backward_from_z(self, dZ, need_input_grad=True, *, reuse=False):
         return dZ  # this layer's input *is* Z, so dL/dZ is already its input gradient
 
     @property
@@ -292,7 +336,7 @@ class Dropout(Layer):
     def build(self, in_features, dtype, rng, init_hint=None):
         self.rng = rng
 
-    def forward(self, A_prev, training=False):
+    def forward(self, A_prev, training=False, *, reuse=False):
         if training and self.p > 0:
             if self.rng is None:
                 raise NotBuiltError(
@@ -307,7 +351,7 @@ class Dropout(Layer):
         self._forward_done = True
         return A
 
-    def backward(self, dA, need_input_grad=True):
+    def backward(self, dA, need_input_grad=True, *, reuse=False):
         self._require_forward()
         return (
             dA if self._mask is None else dA * self._mask
@@ -325,6 +369,35 @@ class Dropout(Layer):
 
     def __repr__(self):
         return f"Dropout(p={self.p:g})"
+
+
+def accepts(method, keyword: str) -> bool:
+    """Whether ``method`` takes ``keyword`` (custom layers and activations written
+    without ``reuse``/``out`` are called without it). Cached per function."""
+    function = getattr(method, "__func__", method)
+    known = _ACCEPTS.get((function, keyword))
+    if known is None:
+        known = _ACCEPTS[function, keyword] = (
+            keyword in inspect.signature(function).parameters
+        )
+    return known
+
+
+_ACCEPTS: dict = {}
+
+
+def _activate(activation: Activation, Z, out):
+    """A = g(Z), written into ``out`` when given and the activation can."""
+    if out is None or not accepts(activation.forward, "out"):
+        return activation.forward(Z)
+    return activation.forward(Z, out=out)
+
+
+def _chain(activation: Activation, dA, Z, A, out):
+    """dL/dZ = dL/dA * g'(Z), written into ``out`` when given and possible."""
+    if out is None or not accepts(activation.backward, "out"):
+        return activation.backward(dA, Z, A)
+    return activation.backward(dA, Z, A, out=out)
 
 
 def as_layer(obj) -> Layer:

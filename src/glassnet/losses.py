@@ -10,6 +10,9 @@ With ``sample_weight`` w the mean over samples becomes the weighted mean
 sum_i w_i L_i / sum_i w_i (PyTorch's convention for class weights), which is the plain
 mean when every w_i = 1.
 
+``grad`` and ``grad_from_logits`` take an optional ``out``: a preallocated array of
+A's shape to write the gradient into (the training loop reuses one per batch size).
+
 Sigmoid + binary cross-entropy and softmax + cross-entropy also have a *fused* form
 computed from the logits Z, used by ``Sequential`` whenever the output activation
 matches: it is exact (the same function, rearranged) and stays finite where the
@@ -67,8 +70,8 @@ class Loss:
         """L_i for each sample i: shape (n,)."""
         raise NotImplementedError
 
-    def grad(self, A: np.ndarray, Y: np.ndarray, sample_weight=None) -> np.ndarray:
-        """dL/dA, shape of A."""
+    def grad(self, A: np.ndarray, Y: np.ndarray, sample_weight=None, out=None):
+        """dL/dA, shape of A (written into ``out`` if given)."""
         raise NotImplementedError
 
     def prepare_targets(self, y, n_outputs: int, dtype) -> np.ndarray:
@@ -102,7 +105,7 @@ class Loss:
         w = np.asarray(sample_weight, dtype=L_i.dtype)
         return float((w * L_i).sum() / w.sum())
 
-    def grad_from_logits(self, A, Y, sample_weight=None) -> np.ndarray:
+    def grad_from_logits(self, A, Y, sample_weight=None, out=None) -> np.ndarray:
         """dL/dZ through the fused output activation, from its output A."""
         raise NotImplementedError(f"{self.name} has no fused logit form")
 
@@ -142,9 +145,11 @@ class MSELoss(Loss):
         D = A - Y
         return (D * D).mean(axis=1)
 
-    def grad(self, A, Y, sample_weight=None):
+    def grad(self, A, Y, sample_weight=None, out=None):
         scale = _sample_scale(A.shape[0], sample_weight, A.dtype)
-        return (2.0 / A.shape[1]) * scale * (A - Y)  # dL/da = 2 (a - y) / (n k)
+        D = np.subtract(A, Y, out=out)
+        D *= (2.0 / A.shape[1]) * scale  # dL/da = 2 (a - y) / (n k)
+        return D
 
     def prepare_targets(self, y, n_outputs, dtype):
         return self._shaped_targets(y, n_outputs, dtype)
@@ -168,9 +173,9 @@ class BinaryCrossEntropyLoss(Loss):
             return self.per_sample_from_logits(A, Y)
         return -(Y * _safe_log(A) + (1.0 - Y) * _safe_log(1.0 - A)).mean(axis=1)
 
-    def grad(self, A, Y, sample_weight=None):
+    def grad(self, A, Y, sample_weight=None, out=None):
         if self.from_logits:
-            return self.grad_from_logits(Sigmoid().forward(A), Y, sample_weight)
+            return self.grad_from_logits(Sigmoid().forward(A), Y, sample_weight, out)
         scale = _sample_scale(A.shape[0], sample_weight, A.dtype) / A.shape[1]
         # dL/da = (a - y) / (a (1 - a)); the floor keeps a = 0 or 1 finite, as PyTorch.
         return scale * (A - Y) / np.maximum(A * (1.0 - A), 1e-12)
@@ -180,11 +185,13 @@ class BinaryCrossEntropyLoss(Loss):
         # the stable form: no exp of a positive number, no log of 0.
         return (np.maximum(Z, 0.0) - Z * Y + np.log1p(np.exp(-np.abs(Z)))).mean(axis=1)
 
-    def grad_from_logits(self, A, Y, sample_weight=None):
+    def grad_from_logits(self, A, Y, sample_weight=None, out=None):
         # dL/dz = dL/da * da/dz = (a - y)/(a (1 - a)) * a (1 - a) = (a - y): the
         # sigmoid's derivative cancels exactly, so this is the same gradient, finite.
         scale = _sample_scale(A.shape[0], sample_weight, A.dtype) / A.shape[1]
-        return scale * (A - Y)
+        D = np.subtract(A, Y, out=out)
+        D *= scale  # dL/dz = (a - y) / (n k)
+        return D
 
     def prepare_targets(self, y, n_outputs, dtype):
         Y = self._shaped_targets(y, n_outputs, dtype)
@@ -215,9 +222,9 @@ class CrossEntropyLoss(Loss):
             return self.per_sample_from_logits(A, Y)
         return -(Y * _safe_log(A)).sum(axis=1)
 
-    def grad(self, A, Y, sample_weight=None):
+    def grad(self, A, Y, sample_weight=None, out=None):
         if self.from_logits:
-            return self.grad_from_logits(Softmax().forward(A), Y, sample_weight)
+            return self.grad_from_logits(Softmax().forward(A), Y, sample_weight, out)
         scale = _sample_scale(A.shape[0], sample_weight, A.dtype)
         return -scale * Y / np.maximum(A, np.finfo(A.dtype).tiny)  # dL/dp = -y / p
 
@@ -227,11 +234,13 @@ class CrossEntropyLoss(Loss):
         log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         return -(Y * log_p).sum(axis=1)
 
-    def grad_from_logits(self, A, Y, sample_weight=None):
+    def grad_from_logits(self, A, Y, sample_weight=None, out=None):
         # dL/dz_j = sum_i (-y_i / p_i) p_i (delta_ij - p_j) = p_j sum_i y_i - y_j = p_j - y_j
         # because each target row sums to 1: exact, and finite even when p_j -> 0.
         scale = _sample_scale(A.shape[0], sample_weight, A.dtype)
-        return scale * (A - Y)
+        D = np.subtract(A, Y, out=out)
+        D *= scale  # dL/dz = (p - y) / n
+        return D
 
     def prepare_targets(self, y, n_outputs, dtype):
         if n_outputs < 2:

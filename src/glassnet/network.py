@@ -15,7 +15,7 @@ import copy
 
 import numpy as np
 
-from .layers import Dense, Layer, as_layer
+from .layers import Dense, Layer, accepts, as_layer
 from .losses import Loss, get_loss
 from .validation import (
     as_generator,
@@ -159,14 +159,21 @@ class Sequential:
 
     __call__ = forward
 
-    def _forward(self, X: np.ndarray, training: bool) -> np.ndarray:
-        """Forward pass on an already validated batch (the training hot path)."""
+    def _forward(self, X: np.ndarray, training: bool, reuse: bool = False):
+        """Forward pass on an already validated batch (the training hot path).
+
+        With ``reuse`` the layers write into the work arrays they keep for this batch
+        size (see ``glassnet.layers``): the output is overwritten by the next such
+        call, so callers that keep it copy it.
+        """
         outputs = []
         A = X
         for layer in self.layers:
-            A = layer.forward(
-                A, training
-            )  # A[l] = g[l](Z[l]), Z[l] = A[l-1] W[l]^T + b[l]
+            # A[l] = g[l](Z[l]),  Z[l] = A[l-1] W[l]^T + b[l]
+            if reuse and accepts(layer.forward, "reuse"):
+                A = layer.forward(A, training, reuse=True)
+            else:
+                A = layer.forward(A, training)
             outputs.append(A)
         self._layer_outputs = outputs
         return A
@@ -240,7 +247,9 @@ class Sequential:
             return loss.value_from_logits(last.preactivation, Y, sample_weight)
         return loss.value(A, Y, sample_weight)
 
-    def _backward(self, loss: Loss, A, Y, sample_weight=None, need_input_grad=False):
+    def _backward(
+        self, loss: Loss, A, Y, sample_weight=None, need_input_grad=False, reuse=False
+    ):
         """Loss value; fills every layer's ``grads`` (views into ``flat_grads``).
 
         When the output activation and the loss fuse (sigmoid + binary cross-entropy,
@@ -248,19 +257,34 @@ class Sequential:
         the activation's derivative, which cancels exactly; the loss itself is then
         computed from the logits Z, so it stays finite when A saturates at 0 or 1.
 
-        Returns the loss, and dL/dX as well when ``need_input_grad``.
+        With ``reuse`` the gradients passed between layers go into kept work arrays
+        (as in ``_forward``). Returns the loss, and dL/dX as well when
+        ``need_input_grad``.
         """
         last = self.layers[-1]
         value = self._loss_of_output(loss, A, Y, sample_weight)
+        out = self._loss_grad_array(A) if reuse else None
+        more = need_input_grad or len(self.layers) > 1
         if loss.fuses_with(last.output_activation):
-            dZ = loss.grad_from_logits(A, Y, sample_weight)  # dL/dZ[L]
-            grad = last.backward_from_z(dZ, need_input_grad or len(self.layers) > 1)
+            dZ = _call(loss.grad_from_logits, A, Y, sample_weight, out=out)  # dL/dZ[L]
+            grad = _call(last.backward_from_z, dZ, more, reuse=reuse)
         else:
-            dA = loss.grad(A, Y, sample_weight)  # dL/dA[L]
-            grad = last.backward(dA, need_input_grad or len(self.layers) > 1)
+            dA = _call(loss.grad, A, Y, sample_weight, out=out)  # dL/dA[L]
+            grad = _call(last.backward, dA, more, reuse=reuse)
         for i in range(len(self.layers) - 2, -1, -1):
-            grad = self.layers[i].backward(grad, need_input_grad or i > 0)  # dL/dA[i-1]
+            more = need_input_grad or i > 0
+            grad = _call(self.layers[i].backward, grad, more, reuse=reuse)  # dL/dA[i-1]
         return (value, grad) if need_input_grad else value
+
+    def _loss_grad_array(self, A) -> np.ndarray:
+        """A kept array of A's shape for dL/dA[L] (or dL/dZ[L]) under ``reuse``."""
+        work = self.__dict__.setdefault("_loss_work", {})
+        array = work.get(A.shape)
+        if array is None or array.dtype != A.dtype:
+            if len(work) >= 4:
+                work.pop(next(iter(work)))
+            array = work[A.shape] = np.empty(A.shape, dtype=A.dtype)
+        return array
 
     # -- training and prediction (bodies in glassnet.training) -------------------------
     def fit(self, X, y=None, **kwargs):
@@ -309,6 +333,7 @@ class Sequential:
                 clone.rng = new.rng
             new.layers.append(clone)
         new._layer_outputs = []
+        new._loss_work = {}
         new._bind_parameters()
         return new
 
@@ -345,11 +370,25 @@ class Sequential:
         inner = ",\n".join(f"  {layer!r}" for layer in self.layers)
         return f"Sequential(\n{inner},\n  dtype={self.dtype.name!r}\n)"
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_loss_work", None)  # scratch arrays, not state: never pickled
+        return state
+
     def __len__(self) -> int:
         return len(self.layers)
 
     def __getitem__(self, i):
         return self.layers[i]
+
+
+def _call(method, *args, **keywords):
+    """method(*args, **keywords), leaving out each keyword that is None/False or that
+    the method does not take (custom layers and losses without ``reuse``/``out``)."""
+    for key, value in list(keywords.items()):
+        if value is None or value is False or not accepts(method, key):
+            del keywords[key]
+    return method(*args, **keywords)
 
 
 def _check_sample_weight(sample_weight, n: int) -> np.ndarray:

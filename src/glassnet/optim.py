@@ -295,12 +295,16 @@ class Adam(Optimizer):
         v += np.multiply(tmp, 1.0 - b2, out=tmp)  # v = b2 v + (1 - b2) g^2
         if self.amsgrad:
             v = np.maximum(self.state["v_max"], v, out=self.state["v_max"])
-        step_size = self.lr / (1.0 - b1**t)  # lr / (1 - b1^t): m_hat's correction
+        # lr m_hat / (sqrt(v_hat) + eps), with m_hat = m / (1 - b1^t) and
+        # v_hat = v / (1 - b2^t), is the same as (Kingma and Ba, end of section 2)
+        #     step_size m / (sqrt(v) + eps c),  c = sqrt(1 - b2^t),
+        #     step_size = lr c / (1 - b1^t),
+        # which spares one pass over the parameters (dividing sqrt(v) by c).
+        c = math.sqrt(1.0 - b2**t)
         denom = np.sqrt(v, out=tmp)
-        denom /= math.sqrt(1.0 - b2**t)  # sqrt(v_hat) = sqrt(v) / sqrt(1 - b2^t)
-        denom += self.eps
+        denom += self.eps * c  # sqrt(v) + eps c
         step = np.divide(m, denom, out=tmp)
-        step *= step_size
+        step *= self.lr * c / (1.0 - b1**t)
         params -= step  # theta - lr m_hat / (sqrt(v_hat) + eps)
 
     def _hyperparameters(self):

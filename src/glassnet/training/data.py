@@ -2,7 +2,9 @@
 
 Arrays: any array-like that numpy-style indexing ``X[idx]`` works on (numpy arrays,
 ``np.memmap``, h5py/zarr datasets); lists and DataFrames are converted once. Each batch
-``X[idx]`` is converted to the network's dtype on its own. The rows of epoch e are
+is gathered straight into an array kept for the batch size, in the network's dtype
+(``np.take(X, idx, axis=0, out=...)``): neither a converted nor a shuffled copy of the
+whole X is ever made, and a step allocates no batch arrays. The rows of epoch e are
 visited in the order ``np.random.default_rng([seed, e]).permutation(n)``, a function
 of (seed, e) alone, so any epoch and any step can be recomputed when resuming. Inside
 a batch the indices are sorted (reads stay sequential on disk-backed arrays; the
@@ -84,7 +86,11 @@ class ArrayBatches:
         self.steps = math.ceil(self.n / self.batch_size)
 
     def batches(self, seed: int, epoch: int, start_step: int = 0):
-        """(X_b, Y_b, w_b, idx) for the steps ``start_step``.. of ``epoch``."""
+        """(X_b, Y_b, w_b, idx) for the steps ``start_step``.. of ``epoch``.
+
+        X_b and Y_b live in arrays kept per batch size: each step overwrites the
+        previous step's (copy them to keep them); idx is new each step.
+        """
         order = epoch_order(seed, epoch, self.n) if self.shuffle else None
         size = self.batch_size
         for step in range(start_step, self.steps):
@@ -94,12 +100,39 @@ class ArrayBatches:
             else:
                 pick = order[lo:hi] if order is not None else np.arange(lo, hi)
                 idx = np.sort(pick if self.rows is None else self.rows[pick])
-            yield self.take(idx)
+            yield self._gather(idx, hi - lo)
 
     def take(self, idx):
+        """(X_b, Y_b, w_b, idx) for rows ``idx``, as new arrays."""
         Xb = np.asarray(self.X[idx], dtype=self.dtype)
         wb = None if self.sample_weight is None else self.sample_weight[idx]
         return Xb, self.Y[idx], wb, idx
+
+    def _gather(self, idx, n: int):
+        """As ``take``, X_b and Y_b written into the arrays kept for batch size n."""
+        X, Y = self.X, self.Y
+        wb = None if self.sample_weight is None else self.sample_weight[idx]
+        if isinstance(idx, slice) and getattr(X, "dtype", None) == self.dtype:
+            return np.asarray(X[idx]), Y[idx], wb, idx  # views, nothing to copy
+        Xb, Yb = self._buffers(n, X.shape[1], Y.shape[1])
+        if isinstance(idx, slice):
+            np.copyto(Xb, X[idx], casting="unsafe")  # one batch converted to dtype
+            return Xb, Y[idx], wb, idx
+        if isinstance(X, np.ndarray) and X.dtype == self.dtype:
+            np.take(X, idx, axis=0, out=Xb)  # X_b = X[idx]; a memmap reads just these
+        else:  # another dtype, or h5py, zarr, ...: X[idx], converted to dtype
+            np.copyto(Xb, np.asarray(X[idx]), casting="unsafe")
+        np.take(Y, idx, axis=0, out=Yb)  # Y_b = Y[idx]
+        return Xb, Yb, wb, idx
+
+    def _buffers(self, n: int, n_in: int, n_out: int):
+        kept = self.__dict__.setdefault("_kept", {})
+        if n not in kept:
+            kept[n] = (
+                np.empty((n, n_in), dtype=self.dtype),
+                np.empty((n, n_out), dtype=self.Y.dtype),
+            )
+        return kept[n]
 
 
 class IterableBatches:

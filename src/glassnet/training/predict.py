@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import threads
 from ..losses import get_loss
 from ..validation import check_input_matrix, check_positive_int
 from .data import as_indexable, check_rows, check_sample_weight
@@ -61,9 +62,10 @@ def predict(net, X, batch_size: int | None = None) -> np.ndarray:
     size = _batch_size(batch_size)
     n = X.shape[0]
     out = np.empty((n, net.out_features), dtype=net.dtype)
-    for lo in range(0, n, size):
-        Xb = check_input_matrix(X[lo : lo + size], net.in_features, net.dtype)
-        out[lo : lo + size] = net._forward(Xb, training=False)
+    with threads.managed():
+        for lo in range(0, n, size):
+            Xb = check_input_matrix(X[lo : lo + size], net.in_features, net.dtype)
+            out[lo : lo + size] = net._forward(Xb, training=False, reuse=True)
     return out
 
 
@@ -147,17 +149,18 @@ def evaluate_prepared(
     n = X.shape[0]
     outputs = np.empty((n, net.out_features), dtype=net.dtype) if metrics else None
     total = weight_sum = 0.0
-    for lo in range(0, n, size):
-        Xb = np.asarray(X[lo : lo + size], dtype=net.dtype)
-        Yb = Y[lo : lo + size]
-        wb = None if sample_weight is None else sample_weight[lo : lo + size]
-        A = net._forward(Xb, training=False)
-        weight = len(Yb) if wb is None else float(wb.sum())
-        if weight > 0:
-            total += net._loss_of_output(loss, A, Yb, wb) * weight
-            weight_sum += weight
-        if outputs is not None:
-            outputs[lo : lo + size] = A
+    with threads.managed():
+        for lo in range(0, n, size):
+            Xb = np.asarray(X[lo : lo + size], dtype=net.dtype)
+            Yb = Y[lo : lo + size]
+            wb = None if sample_weight is None else sample_weight[lo : lo + size]
+            A = net._forward(Xb, training=False, reuse=True)
+            weight = len(Yb) if wb is None else float(wb.sum())
+            if weight > 0:
+                total += net._loss_of_output(loss, A, Yb, wb) * weight
+                weight_sum += weight
+            if outputs is not None:
+                outputs[lo : lo + size] = A
     results = {f"{prefix}loss": total / weight_sum}
     for name, fn in metrics:
         results[f"{prefix}{name}"] = fn(task, Y, outputs)
