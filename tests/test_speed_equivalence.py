@@ -1,0 +1,290 @@
+"""The fast training path computes the plain math.
+
+fit reuses work arrays, gathers batches into kept arrays, fuses softmax with
+cross-entropy, updates the flat buffer in place and picks BLAS threads per product.
+Here a straightforward NumPy loop, written out below from the equations (a new array
+for every operation, Adam per tensor exactly as in the paper), trains the same
+network on the same batches; the weights must agree to float32 rounding (float64:
+to 1e-12). Also: the reusing path gives bitwise the gradients of loss_and_grad, the
+public forward still returns new arrays, memmaps, other dtypes and batch iterables
+train to bitwise the same weights as an in-memory float32 array, and the thread rule
+can be fixed and restores the library's setting.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+import glassnet as gn
+from glassnet import threads
+
+
+# -- the plain reference, written from the equations ----------------------------------
+def relu(Z):
+    return np.maximum(Z, 0)
+
+
+def softmax(Z):
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True)
+
+
+def reference_fit(Ws, bs, X, y, *, epochs, batch, seed, lr, b1=0.9, b2=0.999, eps=1e-8):
+    """Minibatch Adam on an MLP with ReLU hidden layers and a softmax output,
+    mean cross-entropy; batches as fit documents them (the permutation
+    default_rng([seed, epoch]), each batch's indices sorted)."""
+    Ws = [W.copy() for W in Ws]
+    bs = [b.copy() for b in bs]
+    params = [p for pair in zip(Ws, bs, strict=True) for p in pair]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    t = 0
+    n, k = len(y), Ws[-1].shape[0]
+    for epoch in range(epochs):
+        order = np.random.default_rng([seed, epoch]).permutation(n)
+        for lo in range(0, n, batch):
+            idx = np.sort(order[lo : lo + batch])
+            A = [X[idx]]
+            Zs = []
+            for layer, (W, b) in enumerate(zip(Ws, bs, strict=True)):
+                Z = A[-1] @ W.T + b  # Z = A_prev W^T + b
+                Zs.append(Z)
+                A.append(softmax(Z) if layer == len(Ws) - 1 else relu(Z))
+            Y = np.eye(k, dtype=X.dtype)[y[idx]]
+            dZ = (A[-1] - Y) / len(idx)  # dL/dZ of softmax + mean cross-entropy
+            grads = []
+            for layer in range(len(Ws) - 1, -1, -1):
+                grads = [dZ.T @ A[layer], dZ.sum(axis=0)] + grads  # dW, db
+                if layer:
+                    dZ = (dZ @ Ws[layer]) * (Zs[layer - 1] > 0)  # dA_prev * relu'
+            t += 1
+            for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+                m[i] = b1 * m[i] + (1 - b1) * g
+                v[i] = b2 * v[i] + (1 - b2) * g * g
+                m_hat = m[i] / (1 - b1**t)
+                v_hat = v[i] / (1 - b2**t)
+                p -= lr * m_hat / (np.sqrt(v_hat) + eps)
+    return Ws, bs
+
+
+def mlp(dtype, sizes=(20, 32, 16, 5), seed=3):
+    layers = [
+        gn.Dense(i, o, "relu") for i, o in zip(sizes[:-2], sizes[1:-1], strict=True)
+    ]
+    layers.append(gn.Dense(sizes[-2], sizes[-1], "softmax"))
+    return gn.Sequential(*layers, dtype=dtype, seed=seed)
+
+
+def problem(n=203, n_in=20, k=5, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, n_in))
+    y = rng.integers(0, k, n)
+    return X, y
+
+
+@pytest.mark.parametrize(
+    "dtype, rtol, atol", [("float64", 1e-12, 1e-14), ("float32", 2e-5, 2e-6)]
+)
+def test_fit_matches_a_plain_numpy_adam_loop(dtype, rtol, atol):
+    X, y = problem()
+    X = X.astype(dtype)
+    net = mlp(dtype)
+    Ws = [layer.W.copy() for layer in net.layers]
+    bs = [layer.b.copy() for layer in net.layers]
+    # 203 rows in batches of 16: 12 full batches and a last one of 11 (two sizes of
+    # kept work arrays), over 3 epochs: 39 Adam steps.
+    net.fit(X, y, optimizer=gn.Adam(lr=1e-2), epochs=3, batch_size=16, seed=7,
+            verbose=0)  # fmt: skip
+    want_W, want_b = reference_fit(Ws, bs, X, y, epochs=3, batch=16, seed=7, lr=1e-2)
+    for layer, W, b in zip(net.layers, want_W, want_b, strict=True):
+        assert layer.W.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(layer.W, W, rtol=rtol, atol=atol)
+        np.testing.assert_allclose(layer.b, b, rtol=rtol, atol=atol)
+    moved = max(
+        np.abs(layer.W - W0).max() for layer, W0 in zip(net.layers, Ws, strict=True)
+    )
+    assert moved > 0.05  # the weights really changed: the comparison is not vacuous
+
+
+# -- the reusing path against the allocating one ----------------------------------------
+CASES = [
+    ("relu", "softmax", "cross_entropy"),
+    ("tanh", "sigmoid", "binary_crossentropy"),
+    ("sigmoid", "identity", "mse"),
+    ("leaky_relu", "softmax", "mse"),
+    ("elu", "tanh", "mse"),
+]
+
+
+@pytest.mark.parametrize("hidden, output, loss", CASES)
+def test_reusing_path_gives_bitwise_the_gradients_of_loss_and_grad(
+    hidden, output, loss
+):
+    rng = np.random.default_rng(1)
+    k = 1 if loss == "binary_crossentropy" else 3
+    net = gn.Sequential(
+        gn.Dense(4, 6, hidden), gn.Dense(6, 5), gn.ReLU(), gn.Dense(5, k, output),
+        dtype="float64", seed=2,
+    )  # fmt: skip
+    for n in (7, 3, 7):  # kept arrays for two batch sizes, used again
+        X = rng.standard_normal((n, 4))
+        y = rng.integers(0, 2, n) if k == 1 else rng.random((n, k))
+        if loss == "cross_entropy":
+            y = rng.integers(0, k, n)
+        want_value, want = net.loss_and_grad(X, y, loss=loss)
+        Y = net.prepare_targets(y, gn.get_loss(loss))
+        A = net._forward(X, training=True, reuse=True)
+        value = net._backward(gn.get_loss(loss), A, Y, reuse=True)
+        assert value == want_value
+        for layer, grads in zip(net.layers, want, strict=True):
+            for name, g in grads.items():
+                np.testing.assert_array_equal(layer.grads[name], g)
+
+
+def test_public_forward_returns_new_arrays_even_after_fit():
+    X, y = problem(n=40)
+    net = mlp("float64")
+    net.fit(X, y, epochs=1, batch_size=8, verbose=0)  # fills the kept arrays
+    first = net.forward(X[:8])
+    kept = first.copy()
+    net.forward(X[8:16])
+    net.predict(X[16:24], batch_size=8)
+    net.fit(X, y, epochs=1, batch_size=8, verbose=0)
+    np.testing.assert_array_equal(first, kept)
+    cache = net.forward(X[:8], return_all=True)
+    again = net.forward(X[8:16], return_all=True)
+    assert all(a["A"] is not b["A"] for a, b in zip(cache, again, strict=True))
+
+
+def test_predict_in_batches_equals_one_forward_pass():
+    X, _ = problem(n=50)
+    net = mlp("float64")
+    np.testing.assert_array_equal(net.predict(X, batch_size=16), net.forward(X))
+
+
+def test_a_memmap_trains_to_bitwise_the_weights_of_the_array(tmp_path):
+    X, y = problem(n=100)
+    X = X.astype(np.float32)
+    path = tmp_path / "X.f32"
+    mm = np.memmap(path, dtype=np.float32, mode="w+", shape=X.shape)
+    mm[:] = X
+    mm.flush()
+    X_disk = np.memmap(path, dtype=np.float32, mode="r", shape=X.shape)
+    a, b = mlp("float32"), mlp("float32")
+    a.fit(X, y, epochs=2, batch_size=16, verbose=0)
+    b.fit(X_disk, y, epochs=2, batch_size=16, verbose=0)
+    np.testing.assert_array_equal(a.flat_params, b.flat_params)
+    del X_disk, mm
+
+
+def test_float64_data_is_converted_batch_by_batch_to_the_same_weights():
+    X, y = problem(n=100)
+    a, b = mlp("float32"), mlp("float32")
+    a.fit(X.astype(np.float32), y, epochs=2, batch_size=16, verbose=0)
+    b.fit(X, y, epochs=2, batch_size=16, verbose=0)  # float64 X, float32 network
+    np.testing.assert_array_equal(a.flat_params, b.flat_params)
+
+
+def test_an_iterable_of_batches_trains_like_the_array_in_order():
+    X, y = problem(n=96)
+    X = X.astype(np.float32)
+    a, b = mlp("float32"), mlp("float32")
+    a.fit(X, y, epochs=2, batch_size=32, shuffle=False, verbose=0)
+    batches = [(X[lo : lo + 32], y[lo : lo + 32]) for lo in range(0, 96, 32)]
+    b.fit(batches, epochs=2, verbose=0)
+    np.testing.assert_array_equal(a.flat_params, b.flat_params)
+
+
+def test_training_metrics_see_every_batch_not_the_last_kept_array():
+    """Outputs and targets of each step are copied before the next step reuses the
+    kept arrays: the epoch's accuracy equals one computed from the right pairs."""
+    X, y = problem(n=64)
+    net = mlp("float64")
+    history = net.fit(
+        X, y, epochs=1, batch_size=16, metrics=["accuracy"], verbose=0,
+        optimizer=gn.SGD(lr=1e-12),  # outputs before each update: the start's
+    )  # fmt: skip
+    want = (net.predict(X).argmax(axis=1) == y).mean()
+    assert history.history["accuracy"][0] == pytest.approx(want)
+
+
+class Cube(gn.Activation):
+    """A user's activation written without ``out``: still trained correctly."""
+
+    name = "cube"
+
+    def forward(self, Z):
+        return Z**3
+
+    def derivative(self, Z, A):
+        return 3 * Z**2
+
+
+def test_custom_activation_without_out_trains_like_loss_and_grad():
+    X, y = problem(n=8, n_in=3)
+    net = gn.Sequential(gn.Dense(3, 4, Cube()), gn.Dense(4, 5, "softmax"),
+                        dtype="float64", seed=0)  # fmt: skip
+    manual = net.copy()
+    net.fit(X, y, optimizer=gn.SGD(lr=0.1), epochs=1, batch_size=None,
+            shuffle=False, verbose=0)  # fmt: skip
+    manual.loss_and_grad(X, y, loss="cross_entropy")
+    manual.flat_params -= 0.1 * manual.flat_grads
+    np.testing.assert_array_equal(net.flat_params, manual.flat_params)
+
+
+def test_work_arrays_are_not_pickled():
+    X, y = problem(n=16)
+    net = mlp("float32")
+    net.fit(X, y, epochs=1, batch_size=8, verbose=0)
+    assert net.layers[0]._work  # kept after fit
+    clone = pickle.loads(pickle.dumps(net))
+    assert clone.layers[0]._work == {}
+    np.testing.assert_array_equal(clone.predict(X), net.predict(X))
+
+
+# -- threads -----------------------------------------------------------------------------
+def blas_threads():
+    return min(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+
+def test_fixed_thread_count_is_used_in_fit_and_the_setting_restored_after():
+    X, y = problem(n=64, n_in=200)
+    net = mlp("float32", sizes=(200, 128, 10))
+    during = []
+
+    class Look(gn.Callback):
+        def on_batch_end(self, step, logs):
+            during.append(blas_threads())
+
+    before = blas_threads()
+    try:
+        gn.set_num_threads(1)
+        assert gn.get_num_threads() == 1
+        net.fit(X, y % 10, epochs=1, batch_size=64, callbacks=[Look()], verbose=0)
+    finally:
+        gn.set_num_threads(None)
+    assert during == [1]
+    assert blas_threads() == before
+
+
+def test_small_products_run_on_one_thread_under_the_rule():
+    with threads.managed():
+        threads.for_product(32, 128, 10)  # 40,960 multiply-adds < SMALL
+        assert blas_threads() == 1
+
+
+def test_free_cores_subtracts_other_processes_load():
+    # 1 s of wall time: the CPUs were busy 1.8 s, of which this process used 0.8 s,
+    # so others used one core: one of the usable cores is left (at least 0).
+    free = threads._free_cores((0.0, 10.0, 5.0), (1.0, 11.8, 5.8))
+    assert free == pytest.approx(max(0.0, threads._usable_cpus() - 1.0))
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True])
+def test_set_num_threads_rejects_bad_counts(bad):
+    with pytest.raises(ValueError, match="positive integer or None, got"):
+        gn.set_num_threads(bad)
