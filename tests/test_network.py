@@ -141,3 +141,33 @@ def test_step_activation_forward():
     net.layers[0].W, net.layers[0].b = [[1.0, 1.0]], [-1.5]  # AND as a step neuron
     X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
     assert net.forward(X)[:, 0].tolist() == [0, 0, 0, 1]
+
+
+def test_a_deep_copied_or_unpickled_network_still_trains_regression():
+    # Found by scikit-learn's pickling checks: a pickled network's W and b came back
+    # as separate arrays, so stepping flat_params silently changed nothing.
+    import copy
+    import pickle  # tests only: the package itself never pickles
+
+    net = make(dtype="float64")
+    X = np.random.default_rng(0).normal(size=(5, 4))
+    net.loss_and_grad(X, [0, 1, 2, 0, 1], loss="cross_entropy")
+    for twin in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+        np.testing.assert_array_equal(twin.flat_params, net.flat_params)
+        np.testing.assert_array_equal(twin.flat_grads, net.flat_grads)
+        for layer in (twin.layers[0], twin.layers[2]):
+            assert np.shares_memory(layer.W, twin.flat_params)
+            assert np.shares_memory(layer.dW, twin.flat_grads)
+        before = twin.forward(X)
+        twin.flat_params -= 0.1 * twin.flat_grads
+        assert not np.array_equal(twin.forward(X), before)
+        np.testing.assert_array_equal(net.forward(X), before)  # the original is apart
+
+
+def test_copy_leaves_the_original_bound_to_its_own_buffers_regression():
+    # Sequential.copy starts from copy.copy, which shares the layer objects; the
+    # original's W and b must still be views into the original's flat_params.
+    net = make(dtype="float64")
+    net.copy()
+    assert np.shares_memory(net.layers[0].W, net.flat_params)
+    assert np.shares_memory(net.layers[2].dW, net.flat_grads)

@@ -375,6 +375,25 @@ class Sequential:
         state.pop("_loss_work", None)  # scratch arrays, not state: never pickled
         return state
 
+    def __setstate__(self, state: dict) -> None:
+        # Pickling (and copy.deepcopy) stores each view as an array of its own, so
+        # after loading, W and b no longer live in flat_params and an optimizer
+        # stepping flat_params would change nothing. Rebind them (into new, writable
+        # buffers, even when the pickle was loaded as a read-only memory map).
+        # copy.copy comes here too, with the original's layers: those are still views
+        # into the (shared) buffers and must stay so.
+        self.__dict__.update(state)
+        if all(
+            np.shares_memory(p, self.flat_params)
+            and np.shares_memory(layer.grads[name], self.flat_grads)
+            for layer in self.layers
+            for name, p in layer.params.items()
+        ):
+            return
+        grads = np.array(self.flat_grads, copy=True)
+        self._bind_parameters()
+        self.flat_grads[...] = grads
+
     def __len__(self) -> int:
         return len(self.layers)
 
