@@ -54,8 +54,8 @@ from .network import Sequential
 from .neuron import Neuron, NotLinearlySeparableWarning, Perceptron
 from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, get_optimizer
 from .robustness import RobustnessReport, robustness_report
-from .threads import get_num_threads, set_num_threads  # BLAS threads per product
 from .schedules import CosineLR, ExponentialLR, ReduceLROnPlateau, StepLR
+from .threads import get_num_threads, set_num_threads  # BLAS threads per product
 from .training import (
     Callback,
     CSVLogger,
@@ -70,6 +70,8 @@ from .training import (
 __all__ = [
     "explain",
     "plot",
+    "sklearn",
+    "tabular",
     "Adam",
     "AdamW",
     "CSVLogger",
@@ -145,11 +147,15 @@ __all__ = [
 ]
 
 
+#: Submodules that need an optional extra, imported on first use only, so that
+#: `import glassnet` works with numpy alone: gn.plot (matplotlib), gn.sklearn
+#: (scikit-learn), gn.tabular (pandas for CSV and Parquet).
+_LAZY_SUBMODULES = ("plot", "sklearn", "tabular")
+
+
 def __getattr__(name):
-    # gn.plot needs matplotlib (the `plot` extra): imported on first use only, so
-    # `import glassnet` works with numpy alone.
-    if name == "plot":
+    if name in _LAZY_SUBMODULES:
         import importlib
 
-        return importlib.import_module(".plot", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'glassnet' has no attribute {name!r}")
