@@ -40,8 +40,10 @@ import time
 #: hand-over between threads costs more than it saves (measured, BENCHMARKS.md).
 SMALL = 2**20
 
-#: Seconds between two readings of the machine's load.
+#: Seconds between two readings of the machine's load, and before the first reading
+#: of a call that starts after a pause (its previous reading is then stale).
 _LOAD_INTERVAL = 0.5
+_FIRST_READING = 0.1
 
 _fixed: int | None = None  # set_num_threads(n); None: the rule
 
@@ -94,6 +96,13 @@ class _Blas:
             lib.set_num_threads(n)
         self.current = n
 
+    def restart_load(self) -> None:
+        """At the start of a call: after a pause, read the load again soon."""
+        now = time.monotonic()
+        if self._load_sample is None or now - self._load_sample[0] > 2 * _LOAD_INTERVAL:
+            self._load_sample = _load_sample()
+            self._next_check = now + _FIRST_READING
+
     def refresh_load(self) -> None:
         """Re-measure the free cores (at most every ``_LOAD_INTERVAL`` seconds)."""
         now = time.monotonic()
@@ -119,6 +128,7 @@ def managed():
         _blas = _Blas()
     if _depth == 0:
         _blas.limit = _blas.current = _blas.get()
+        _blas.restart_load()
     _depth += 1
     try:
         yield
