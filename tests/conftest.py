@@ -16,3 +16,20 @@ import pytest
 def _numpy_errors_raise():
     with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
         yield
+
+
+@pytest.fixture(params=["numpy", "kernels"])
+def backend(request):
+    """Run the test twice: with the numpy code, and with the compiled loops of
+    ``glassnet.kernels`` (which must give bitwise the same numbers)."""
+    from glassnet import kernels
+
+    if request.param == "kernels":
+        pytest.importorskip(
+            "numba", reason="numba is in the dev extra (glassnet[fast])"
+        )
+    kernels.enable(request.param == "kernels")
+    try:
+        yield request.param
+    finally:
+        kernels.enable(None)

@@ -1,5 +1,6 @@
 """Optimizers: trajectories against torch.optim, and the update rules written out by
-hand for t = 1, 2, 10 (where bias correction matters most)."""
+hand for t = 1, 2, 10 (where bias correction matters most), each with the numpy
+update and with the fused loop of glassnet.kernels."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ import glassnet as gn
 from glassnet.optim import clip_by_global_norm
 
 torch = pytest.importorskip("torch", reason="torch==2.13.0 is in the dev extra")
+
+
+@pytest.fixture(autouse=True)
+def _every_backend(backend):
+    """Every test here runs with the numpy update and with the fused loop."""
+    return backend
 
 
 # -- against torch.optim -------------------------------------------------------------
@@ -150,6 +157,7 @@ TORCH_CASES = [
     ids=[case[0] for case in TORCH_CASES],
 )
 def test_twenty_steps_match_torch_optim(gn_opt, torch_cls, torch_kwargs):
+    gn_opt = gn.get_optimizer(**gn_opt.config())  # fresh: the cases are shared
     ours, theirs, _ = run_both(gn_opt, torch_cls, torch_kwargs, steps=20, batches=3)
     start = make_problem()[0].flat_params
     assert np.abs(ours - start).max() > 1e-3  # the weights really moved

@@ -29,6 +29,7 @@ import math
 
 import numpy as np
 
+from . import kernels
 from .validation import check_number
 
 
@@ -44,6 +45,21 @@ def clip_by_global_norm(grads: np.ndarray, max_norm: float) -> float:
     if scale < 1.0:
         grads *= scale
     return norm
+
+
+def _fused(params, grads, state):
+    """The compiled loops (``glassnet.kernels``) if they apply to these arrays."""
+    fused = kernels.get()
+    if fused is None or params.dtype not in _FUSED_DTYPES:
+        return None
+    if grads.dtype != params.dtype or grads.shape != params.shape:
+        return None
+    if any(buffer.dtype != params.dtype for buffer in state.values()):
+        return None
+    return fused
+
+
+_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class Optimizer:
@@ -211,6 +227,19 @@ class SGD(Optimizer):
         self._buffers = ("velocity",) if self.momentum else ()
 
     def _update(self, params, grads):
+        fused = _fused(params, grads, self.state)
+        if fused is not None:  # the same update in one pass (glassnet.kernels)
+            x = params.dtype.type
+            fused.sgd(
+                params,
+                grads,
+                self.state.get("velocity", params),  # read only with momentum
+                x(self.lr),
+                x(self.momentum),
+                x(self.weight_decay),
+                self.nesterov,
+            )
+            return
         d = grads
         if self.weight_decay:
             d = np.multiply(params, self.weight_decay, out=self._scratch)
@@ -281,6 +310,34 @@ class Adam(Optimizer):
 
     def _update(self, params, grads):
         b1, b2, t = self.beta1, self.beta2, self.t
+        # lr m_hat / (sqrt(v_hat) + eps), with m_hat = m / (1 - b1^t) and
+        # v_hat = v / (1 - b2^t), is the same as (Kingma and Ba, end of section 2)
+        #     step_size m / (sqrt(v) + eps c),  c = sqrt(1 - b2^t),
+        #     step_size = lr c / (1 - b1^t),
+        # which spares one pass over the parameters (dividing sqrt(v) by c).
+        c = math.sqrt(1.0 - b2**t)
+        step_size = self.lr * c / (1.0 - b1**t)
+        fused = _fused(params, grads, self.state)
+        if fused is not None:  # the same update in one pass (glassnet.kernels)
+            x = params.dtype.type
+            decoupled = self.weight_decay and self.decoupled
+            fused.adam(
+                params,
+                grads,
+                self.state["m"],
+                self.state["v"],
+                self.state.get("v_max", params),  # read only when amsgrad
+                x(b1),
+                x(1.0 - b1),
+                x(b2),
+                x(1.0 - b2),
+                x(step_size),
+                x(self.eps * c),
+                x(0.0 if decoupled else self.weight_decay),
+                x(1.0 - self.lr * self.weight_decay if decoupled else 1.0),
+                self.amsgrad,
+            )
+            return
         g = grads
         if self.weight_decay and self.decoupled:
             params *= 1.0 - self.lr * self.weight_decay  # theta <- theta (1 - lr wd)
@@ -295,16 +352,10 @@ class Adam(Optimizer):
         v += np.multiply(tmp, 1.0 - b2, out=tmp)  # v = b2 v + (1 - b2) g^2
         if self.amsgrad:
             v = np.maximum(self.state["v_max"], v, out=self.state["v_max"])
-        # lr m_hat / (sqrt(v_hat) + eps), with m_hat = m / (1 - b1^t) and
-        # v_hat = v / (1 - b2^t), is the same as (Kingma and Ba, end of section 2)
-        #     step_size m / (sqrt(v) + eps c),  c = sqrt(1 - b2^t),
-        #     step_size = lr c / (1 - b1^t),
-        # which spares one pass over the parameters (dividing sqrt(v) by c).
-        c = math.sqrt(1.0 - b2**t)
         denom = np.sqrt(v, out=tmp)
         denom += self.eps * c  # sqrt(v) + eps c
         step = np.divide(m, denom, out=tmp)
-        step *= self.lr * c / (1.0 - b1**t)
+        step *= step_size
         params -= step  # theta - lr m_hat / (sqrt(v_hat) + eps)
 
     def _hyperparameters(self):

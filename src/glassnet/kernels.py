@@ -1,0 +1,151 @@
+"""Fused loops: an update computed in one pass over memory, compiled by numba.
+
+numpy evaluates ``m <- beta1 m + (1 - beta1) g`` as separate passes over whole arrays
+(scale m, scale g, add), each reading and writing every element; Adam's update is a
+dozen such passes over every parameter of the network, and on a network of 235,000
+parameters those passes cost more than the step's matrix products at small batch
+sizes. The loops here compute each element's whole update at once, with the
+intermediate values in registers.
+
+Each loop does the same floating-point operations, in the same order, as the numpy
+code it stands for (written beside it in ``glassnet.optim`` and ``glassnet.layers``),
+so the results are bitwise the numpy ones (``tests/test_kernels.py`` checks this):
+they change the speed, never the numbers. Loops run on one core: a second set of
+threads next to OpenBLAS's fights it for the two cores (measured in BENCHMARKS.md).
+
+numba is optional (``pip install glassnet[fast]``). Without it, after
+``kernels.enable(False)``, or with ``GLASSNET_KERNELS=0`` in the environment, the numpy
+code runs. The loops compile on first use (about a second; cached on disk after).
+
+Examples
+--------
+>>> from glassnet import kernels
+>>> kernels.enable(False); kernels.get() is None        # numpy code from now on
+True
+>>> kernels.enable(None)                                # back to the default
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from types import SimpleNamespace
+
+_ENV = "GLASSNET_KERNELS"
+
+_choice: bool | None = None  # enable(...); None: use numba if installed
+_compiled: SimpleNamespace | None = None
+_import_failed = False
+
+
+def enable(flag: bool | None) -> None:
+    """Use the compiled loops (True), the numpy code (False), or the default (None):
+    the loops when numba is installed and ``GLASSNET_KERNELS`` is not ``0``.
+
+    ``enable(True)`` without numba raises ImportError naming the extra to install.
+    """
+    global _choice
+    if flag is not None and not isinstance(flag, bool):
+        raise TypeError(f"kernels.enable takes True, False or None, got {flag!r}")
+    if flag:
+        _load(required=True)
+    _choice = flag
+
+
+def enabled() -> bool:
+    """Whether training uses the compiled loops now."""
+    return get() is not None
+
+
+def get() -> SimpleNamespace | None:
+    """The compiled loops, or None when the numpy code should run."""
+    if _choice is False or (_choice is None and os.environ.get(_ENV) == "0"):
+        return None
+    return _compiled if _compiled is not None else _load(required=False)
+
+
+def _load(required: bool) -> SimpleNamespace | None:
+    global _compiled, _import_failed
+    if _compiled is not None:
+        return _compiled
+    if _import_failed and not required:
+        return None
+    try:
+        import numba
+    except ImportError as error:
+        _import_failed = True
+        if required:
+            raise ImportError(
+                "the fused loops need numba: pip install 'glassnet[fast]'"
+            ) from error
+        return None
+    _compiled = _build(numba)
+    return _compiled
+
+
+def _jit(numba, function):
+    # error_model="numpy": x / 0 gives inf or nan as in numpy, instead of a Python
+    # ZeroDivisionError check on every element (which also stops vectorisation).
+    # No fastmath: reassociating or contracting a*b + c into one rounding would
+    # change the last bits, and the loops must give numpy's numbers exactly.
+    options = {"nogil": True, "error_model": "numpy", "boundscheck": False}
+    try:
+        return numba.njit(cache=True, **options)(function)
+    except RuntimeError:  # nowhere writable to cache the machine code: compile each run
+        return numba.njit(**options)(function)
+
+
+def _build(numba) -> SimpleNamespace:
+    return SimpleNamespace(
+        adam=_jit(numba, _adam),
+        sgd=_jit(numba, _sgd),
+    )
+
+
+# -- the loops (plain Python, compiled by numba; scalars arrive in the arrays' dtype) ----
+def _adam(
+    theta,
+    g,
+    m,
+    v,
+    v_max,
+    beta1,
+    one_minus_beta1,
+    beta2,
+    one_minus_beta2,
+    step_size,
+    eps_c,
+    weight_decay,
+    decay_factor,
+    amsgrad,
+):
+    """Adam and AdamW, ``glassnet.optim.Adam._update`` element by element."""
+    for i in range(theta.shape[0]):
+        theta_i, g_i = theta[i], g[i]
+        if decay_factor != 1:
+            theta_i = theta_i * decay_factor  # AdamW: theta (1 - lr wd)
+        if weight_decay != 0:
+            g_i = theta_i * weight_decay + g_i  # L2: g + wd theta
+        m_i = m[i] * beta1 + g_i * one_minus_beta1  # m = b1 m + (1 - b1) g
+        v_i = v[i] * beta2 + (g_i * g_i) * one_minus_beta2  # v = b2 v + (1 - b2) g^2
+        m[i], v[i] = m_i, v_i
+        if amsgrad:
+            vmax_i = v_max[i]
+            if v_i > vmax_i or v_i != v_i:  # max(v_max, v), NaN propagating as numpy
+                vmax_i = v_i
+            v_max[i] = v_i = vmax_i
+        # theta - step_size m / (sqrt(v) + eps c): see the comment in optim.Adam
+        theta[i] = theta_i - (m_i / (math.sqrt(v_i) + eps_c)) * step_size
+
+
+def _sgd(theta, g, velocity, lr, momentum, weight_decay, nesterov):
+    """SGD with momentum, ``glassnet.optim.SGD._update`` element by element."""
+    for i in range(theta.shape[0]):
+        d = g[i]
+        if weight_decay != 0:
+            d = theta[i] * weight_decay + d  # g + wd theta
+        if momentum != 0:
+            v_i = velocity[i] * momentum + d  # v = mu v + g
+            velocity[i] = v_i
+            d = v_i * momentum + d if nesterov else v_i  # g + mu v, or v
+        theta[i] = theta[i] - d * lr  # theta - lr d

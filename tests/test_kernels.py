@@ -1,0 +1,140 @@
+"""glassnet.kernels: the compiled loops give bitwise the numbers of the numpy code
+they stand for, and the switch between the two behaves."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import kernels
+
+pytest.importorskip("numba", reason="numba is in the dev extra (glassnet[fast])")
+
+OPTIMIZERS = [
+    ("adam", {}),
+    ("adam", {"weight_decay": 0.1}),
+    ("adam", {"amsgrad": True}),
+    ("adamw", {}),
+    ("adamw", {"weight_decay": 0.3, "amsgrad": True}),
+    ("sgd", {}),
+    ("sgd", {"weight_decay": 0.1}),
+    ("sgd", {"momentum": 0.9}),
+    ("sgd", {"momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
+]
+
+
+@pytest.fixture(autouse=True)
+def _default_afterwards():
+    yield
+    kernels.enable(None)
+
+
+def run_optimizer(name, options, dtype, use_kernels, steps=30, seed=0):
+    """theta and the optimizer state after ``steps`` updates from a seeded start, with
+    gradients spanning six orders of magnitude (where rounding differences show)."""
+    rng = np.random.default_rng(seed)
+    theta = rng.standard_normal(1001).astype(dtype)
+    grads = [
+        (rng.standard_normal(1001) * 10 ** rng.uniform(-4, 2)).astype(dtype)
+        for _ in range(steps)
+    ]
+    kernels.enable(use_kernels)
+    optimizer = gn.optim.get_optimizer(name, lr=0.01, **options)
+    for g in grads:
+        optimizer.step(theta, g)
+    return theta, optimizer.state_dict()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "name, options", OPTIMIZERS, ids=[f"{n}-{o}" for n, o in OPTIMIZERS]
+)
+def test_fused_optimizer_updates_are_bitwise_the_numpy_ones(name, options, dtype):
+    plain_theta, plain_state = run_optimizer(name, options, dtype, use_kernels=False)
+    fused_theta, fused_state = run_optimizer(name, options, dtype, use_kernels=True)
+    assert fused_theta.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(fused_theta, plain_theta)
+    assert fused_state.keys() == plain_state.keys()
+    for key, value in plain_state.items():
+        np.testing.assert_array_equal(fused_state[key], value, err_msg=key)
+
+
+def test_the_fused_loop_runs_when_enabled(monkeypatch):
+    """Not only equal: the compiled Adam loop is what updates theta (a stand-in that
+    records its calls replaces it)."""
+    calls = []
+    real = kernels.get()
+    spy = type(real)(**vars(real))
+    spy.adam = lambda *args: calls.append(args[0].shape)
+    monkeypatch.setattr(kernels, "_compiled", spy)
+    gn.Adam().step(np.zeros(5, np.float32), np.ones(5, np.float32))
+    assert calls == [(5,)]
+    kernels.enable(False)
+    theta = np.zeros(5, np.float32)
+    gn.Adam(lr=0.1).step(theta, np.ones(5, np.float32))
+    assert calls == [(5,)] and theta[0] < 0  # numpy did this one
+
+
+def test_mixed_dtypes_fall_back_to_numpy():
+    """float32 theta with float64 gradients: numpy casts, the loop would need another
+    compiled version; the numpy code runs and gives its usual answer."""
+    kernels.enable(True)
+    theta, expected = np.ones(4, np.float32), np.ones(4, np.float32)
+    gn.SGD(lr=0.5).step(theta, np.full(4, 0.25))
+    kernels.enable(False)
+    gn.SGD(lr=0.5).step(expected, np.full(4, 0.25))
+    np.testing.assert_array_equal(theta, expected)
+
+
+def test_training_gives_the_same_weights_with_and_without_kernels():
+    X, y = gn.datasets.spirals(180, seed=0)
+    weights = []
+    for use_kernels in (False, True):
+        kernels.enable(use_kernels)
+        net = gn.Sequential(gn.Dense(2, 32, "relu"), gn.Dense(32, 3, "softmax"), seed=3)
+        net.fit(
+            X,
+            y,
+            loss="cross_entropy",
+            optimizer="adam",
+            epochs=5,
+            batch_size=16,
+            seed=1,
+            verbose=0,
+        )
+        weights.append(net.flat_params.copy())
+    np.testing.assert_array_equal(weights[1], weights[0])
+
+
+def test_enable_checks_its_argument():
+    with pytest.raises(TypeError, match="True, False or None, got 'yes'"):
+        kernels.enable("yes")
+
+
+def test_enable_true_without_numba_names_the_extra(monkeypatch):
+    monkeypatch.setattr(kernels, "_compiled", None)
+    monkeypatch.setattr(kernels, "_import_failed", False)
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba -> ImportError
+    with pytest.raises(ImportError, match=r"pip install 'glassnet\[fast\]'"):
+        kernels.enable(True)
+    kernels.enable(None)
+    assert kernels.get() is None and not kernels.enabled()  # numpy, quietly
+
+
+def test_environment_variable_turns_the_loops_off(monkeypatch):
+    monkeypatch.setenv("GLASSNET_KERNELS", "0")
+    assert kernels.get() is None
+    kernels.enable(True)  # an explicit choice wins over the environment
+    assert kernels.enabled()
+
+
+def test_import_glassnet_does_not_import_numba():
+    code = "import sys, glassnet; print('numba' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "False"
