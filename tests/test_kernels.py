@@ -63,6 +63,45 @@ def test_fused_optimizer_updates_are_bitwise_the_numpy_ones(name, options, dtype
         np.testing.assert_array_equal(fused_state[key], value, err_msg=key)
 
 
+def dense_relu_pass(use_kernels, dtype, n, width, use_bias, specials):
+    """Z, A, dA_prev and the gradients of one forward and backward pass through
+    Dense(5, width, "relu") on seeded data (with NaN, inf and signed zeros when
+    ``specials``)."""
+    rng = np.random.default_rng(n * 1000 + width)
+    kernels.enable(use_kernels)
+    layer = gn.Dense(5, width, "relu", use_bias=use_bias)
+    layer.build(5, dtype, np.random.default_rng(0))
+    if use_bias:
+        layer.b = rng.standard_normal(width)
+    X = rng.standard_normal((n, 5)).astype(dtype)
+    dA = rng.standard_normal((n, width)).astype(dtype)
+    if specials:
+        X[0, :3] = [np.nan, np.inf, -0.0]
+        dA[-1, :2] = [np.inf, -0.0][:width]
+        layer.W[0] = 0.0  # Z[:, 0] = b[0] (+0 or -0 without bias)
+    with np.errstate(all="ignore"):  # inf - inf etc. on purpose
+        A = layer.forward(X, reuse=True).copy()
+        dA_prev = layer.backward(dA, reuse=True)
+    grads = {name: g.copy() for name, g in layer.grads.items()}
+    return layer.preactivation.copy(), A, dA_prev, grads
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize("n, width", [(1, 2), (7, 3), (32, 256), (130, 128), (9, 1)])
+@pytest.mark.parametrize("specials", [False, True])
+def test_fused_dense_relu_is_bitwise_the_numpy_layer(
+    dtype, use_bias, n, width, specials
+):
+    plain = dense_relu_pass(False, dtype, n, width, use_bias, specials)
+    fused = dense_relu_pass(True, dtype, n, width, use_bias, specials)
+    for name, p, f in zip(["Z", "A", "dA_prev"], plain, fused, strict=False):
+        np.testing.assert_array_equal(f, p, err_msg=name)  # NaN where NaN
+        np.testing.assert_array_equal(np.signbit(f), np.signbit(p), err_msg=name)
+    for name in plain[3]:
+        np.testing.assert_array_equal(fused[3][name], plain[3][name], err_msg=name)
+
+
 def test_the_fused_loop_runs_when_enabled(monkeypatch):
     """Not only equal: the compiled Adam loop is what updates theta (a stand-in that
     records its calls replaces it)."""
@@ -138,3 +177,14 @@ def test_import_glassnet_does_not_import_numba():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False"
+
+
+def test_a_patched_relu_derivative_is_not_bypassed_by_the_loops(monkeypatch):
+    """A lesson patches ReLU's derivative to see gradcheck fail: the fused loop
+    must step aside and let the patched code run."""
+    kernels.enable(True)
+    _, _, _, stock = dense_relu_pass(True, "float64", 8, 4, True, False)
+    monkeypatch.setattr(gn.ReLU, "derivative", lambda self, Z, A: (Z > 0) * 0.5)
+    _, _, _, patched = dense_relu_pass(True, "float64", 8, 4, True, False)
+    np.testing.assert_array_equal(patched["W"], 0.5 * stock["W"])
+    np.testing.assert_array_equal(patched["b"], 0.5 * stock["b"])

@@ -99,6 +99,8 @@ def _build(numba) -> SimpleNamespace:
     return SimpleNamespace(
         adam=_jit(numba, _adam),
         sgd=_jit(numba, _sgd),
+        bias_relu=_jit(numba, _bias_relu),
+        relu_backward=_jit(numba, _relu_backward),
     )
 
 
@@ -149,3 +151,26 @@ def _sgd(theta, g, velocity, lr, momentum, weight_decay, nesterov):
             velocity[i] = v_i
             d = v_i * momentum + d if nesterov else v_i  # g + mu v, or v
         theta[i] = theta[i] - d * lr  # theta - lr d
+
+
+def _bias_relu(Z, b, A, use_bias, zero):
+    """Dense + ReLU forward, ``Z += b; A = np.maximum(Z, 0)`` in one pass."""
+    n, k = Z.shape
+    for i in range(n):
+        for j in range(k):
+            z = Z[i, j] + b[j] if use_bias else Z[i, j]  # Z = A_prev W^T + b
+            Z[i, j] = z
+            # a = max(0, z), as np.maximum: NaN stays NaN, -0 becomes +0
+            A[i, j] = z if z > 0 or z != z else zero
+
+
+def _relu_backward(dA, Z, dZ, db, use_bias, zero):
+    """Dense + ReLU backward, ``dZ = dA * (Z > 0)`` and ``db = dZ.sum(axis=0)``
+    (numpy sums axis 0 row after row, in this order) in one pass."""
+    n, k = Z.shape
+    for i in range(n):
+        for j in range(k):
+            dz = dA[i, j] if Z[i, j] > 0 else dA[i, j] * zero  # dL/dZ = dA g'(Z)
+            dZ[i, j] = dz
+            if use_bias:
+                db[j] = dz if i == 0 else db[j] + dz  # dL/db = sum_i dZ_i

@@ -20,11 +20,14 @@ import inspect
 
 import numpy as np
 
-from . import threads
-from .activations import Activation, get_activation
+from . import kernels, threads
+from .activations import Activation, ReLU, get_activation
 from .errors import NotBuiltError
 from .init import DEFAULT_FOR_FAMILY, get_initializer
 from .validation import check_number, check_positive_int
+
+#: ReLU's methods as written: the fused loops stand in for these and nothing else.
+_STOCK_RELU = (ReLU.forward, ReLU.derivative, ReLU.backward)
 
 #: Batch sizes whose work arrays a layer keeps at once (e.g. full and last batch).
 _KEPT_SIZES = 4
@@ -208,30 +211,62 @@ class Dense(Layer):
         self._A_prev = A_prev
         threads.for_product(n, self._in, width)
         Z = np.matmul(A_prev, W.T, out=self._out("Z", (n, width), W.dtype, reuse))
-        if self.use_bias:  #                  Z = A_prev W^T        (n, out)
-            Z += self.params["b"]  #                + b (each row)  (n, out)
-        self._Z = Z
         A = self._out("A", Z.shape, Z.dtype, reuse)
-        self._A = _activate(self.activation, Z, A)  # A = g(Z)      (n, out)
+        fused = self._fused_relu()
+        if fused is not None:  # the two lines below in one pass (glassnet.kernels)
+            A = np.empty_like(Z) if A is None else A
+            b = self.params["b"] if self.use_bias else _nothing(Z)
+            fused.bias_relu(Z, b, A, self.use_bias, _zero(Z))
+        else:
+            if self.use_bias:  #              Z = A_prev W^T        (n, out)
+                Z += self.params["b"]  #            + b (each row)  (n, out)
+            A = _activate(self.activation, Z, A)  # A = g(Z)        (n, out)
+        self._Z, self._A = Z, A
         self._forward_done = True
-        return self._A
+        return A
+
+    def _fused_relu(self):
+        """The compiled loops, when this is a ReLU layer they can run: the stock
+        ReLU only (a subclass or a patched derivative, as in a gradcheck lesson,
+        runs its own code), and width >= 2 (numpy sums a single column pairwise,
+        not row after row as the loop does)."""
+        activation = self.activation
+        if (
+            type(activation) is not ReLU
+            or vars(activation)
+            or (ReLU.forward, ReLU.derivative, ReLU.backward) != _STOCK_RELU
+            or self.out_features < 2
+        ):
+            return None
+        return kernels.get()
 
     def backward(self, dA, need_input_grad=True, *, reuse=False):  # dA: (n, out)
         self._require_forward()
-        dZ = self._out("dZ", self._Z.shape, self._Z.dtype, reuse)
-        dZ = _chain(self.activation, dA, self._Z, self._A, dZ)  # dL/dZ = dA * g'(Z)
-        return self.backward_from_z(dZ, need_input_grad, reuse=reuse)
+        Z = self._Z
+        dZ = self._out("dZ", Z.shape, Z.dtype, reuse)
+        fused = self._fused_relu()
+        if fused is None or dA.dtype != Z.dtype:
+            dZ = _chain(self.activation, dA, Z, self._A, dZ)  # dL/dZ = dA * g'(Z)
+            return self.backward_from_z(dZ, need_input_grad, reuse=reuse)
+        # dL/dZ = dA * g'(Z) and dL/db = sum_i dZ_i in one pass (glassnet.kernels)
+        dZ = np.empty_like(Z) if dZ is None else dZ
+        db = self.grads["b"] if self.use_bias else _nothing(Z)
+        fused.relu_backward(dA, Z, dZ, db, self.use_bias, _zero(Z))
+        return self._weights_backward(dZ, need_input_grad, reuse)
 
     def backward_from_z(self, dZ, need_input_grad=True, *, reuse=False):
         """The linear part's backward pass, given dL/dZ (n, out) (used directly when
         fused)."""
         self._require_forward()
+        if self.use_bias:
+            dZ.sum(axis=0, out=self.grads["b"])  # dL/db = sum_i dZ_i     (out,)
+        return self._weights_backward(dZ, need_input_grad, reuse)
+
+    def _weights_backward(self, dZ, need_input_grad, reuse):
         W, A_prev = self.params["W"], self._A_prev
         n = dZ.shape[0]
         threads.for_product(self.out_features, n, self._in)
         np.matmul(dZ.T, A_prev, out=self.grads["W"])  # dL/dW = dZ^T A_prev (out, in)
-        if self.use_bias:
-            dZ.sum(axis=0, out=self.grads["b"])  # dL/db = sum_i dZ_i     (out,)
         if not need_input_grad:
             return None
         threads.for_product(n, self.out_features, self._in)
@@ -398,6 +433,15 @@ def _chain(activation: Activation, dA, Z, A, out):
     if out is None or not accepts(activation.backward, "out"):
         return activation.backward(dA, Z, A)
     return activation.backward(dA, Z, A, out=out)
+
+
+def _zero(Z):
+    return Z.dtype.type(0)
+
+
+def _nothing(Z):
+    """An empty 1-D array of Z's dtype: the bias argument of a loop without bias."""
+    return Z.reshape(-1)[:0]
 
 
 def as_layer(obj) -> Layer:
