@@ -166,6 +166,7 @@ def test_enable_true_without_numba_names_the_extra(monkeypatch):
 
 def test_environment_variable_turns_the_loops_off(monkeypatch):
     monkeypatch.setenv("GLASSNET_KERNELS", "0")
+    kernels.enable(None)  # the variable is read at first use and after enable()
     assert kernels.get() is None
     kernels.enable(True)  # an explicit choice wins over the environment
     assert kernels.enabled()
@@ -188,3 +189,17 @@ def test_a_patched_relu_derivative_is_not_bypassed_by_the_loops(monkeypatch):
     _, _, _, patched = dense_relu_pass(True, "float64", 8, 4, True, False)
     np.testing.assert_array_equal(patched["W"], 0.5 * stock["W"])
     np.testing.assert_array_equal(patched["b"], 0.5 * stock["b"])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_all_finite_finds_any_nan_or_inf(dtype):
+    kernels.enable(True)
+    all_finite = kernels.get().all_finite
+    rng = np.random.default_rng(0)
+    x = (rng.uniform(-1, 1, 1000) * np.finfo(dtype).max).astype(dtype)
+    assert all_finite(x)  # huge values are finite
+    for bad in (np.nan, np.inf, -np.inf):
+        for where in (0, 517, 999):
+            y = x.copy()
+            y[where] = bad
+            assert not all_finite(y), (bad, where)

@@ -259,6 +259,19 @@ def test_divergence_of_the_weights_with_a_finite_loss_is_caught():
     np.testing.assert_array_equal(net.flat_params, start)
 
 
+def test_huge_but_finite_weights_are_not_divergence(backend):
+    """Regression: the check summed the weights, and a sum that overflowed
+    (float32 weights near 3e38) was reported as divergence although every weight
+    was finite. With the numpy code and with the compiled loop alike."""
+    net = gn.Sequential(gn.Dense(1, 2), dtype="float32", seed=0)
+    net.layers[0].W, net.layers[0].b = [[3e38], [3e38]], [0.0, 0.0]
+    X, y = np.zeros((4, 1)), np.zeros((4, 2))  # zero inputs: a finite loss and step
+    net.fit(X, y, loss="mse", optimizer=gn.SGD(lr=1e-3), epochs=2, verbose=0)
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.float32(3e38) + np.float32(3e38))  # the old sum overflowed
+    np.testing.assert_array_equal(net.layers[0].W, np.float32([[3e38], [3e38]]))
+
+
 def test_nan_loss_never_reaches_the_weights():
     net = small_net()
     start = net.flat_params.copy()

@@ -34,22 +34,25 @@ from types import SimpleNamespace
 _ENV = "GLASSNET_KERNELS"
 
 _choice: bool | None = None  # enable(...); None: use numba if installed
+_environment_off: bool | None = None  # GLASSNET_KERNELS=0; read at first use
 _compiled: SimpleNamespace | None = None
 _import_failed = False
 
 
 def enable(flag: bool | None) -> None:
     """Use the compiled loops (True), the numpy code (False), or the default (None):
-    the loops when numba is installed and ``GLASSNET_KERNELS`` is not ``0``.
+    the loops when numba is installed and ``GLASSNET_KERNELS`` is not ``0`` (the
+    variable is read at first use and again after each ``enable`` call).
 
     ``enable(True)`` without numba raises ImportError naming the extra to install.
     """
-    global _choice
+    global _choice, _environment_off
     if flag is not None and not isinstance(flag, bool):
         raise TypeError(f"kernels.enable takes True, False or None, got {flag!r}")
     if flag:
         _load(required=True)
     _choice = flag
+    _environment_off = None  # read GLASSNET_KERNELS again at the next use
 
 
 def enabled() -> bool:
@@ -59,8 +62,14 @@ def enabled() -> bool:
 
 def get() -> SimpleNamespace | None:
     """The compiled loops, or None when the numpy code should run."""
-    if _choice is False or (_choice is None and os.environ.get(_ENV) == "0"):
+    global _environment_off
+    if _choice is False:
         return None
+    if _choice is None:
+        if _environment_off is None:  # read once: this runs at every training step
+            _environment_off = os.environ.get(_ENV) == "0"
+        if _environment_off:
+            return None
     return _compiled if _compiled is not None else _load(required=False)
 
 
@@ -101,6 +110,7 @@ def _build(numba) -> SimpleNamespace:
         sgd=_jit(numba, _sgd),
         bias_relu=_jit(numba, _bias_relu),
         relu_backward=_jit(numba, _relu_backward),
+        all_finite=_jit(numba, _all_finite),
     )
 
 
@@ -174,3 +184,11 @@ def _relu_backward(dA, Z, dZ, db, use_bias, zero):
             dZ[i, j] = dz
             if use_bias:
                 db[j] = dz if i == 0 else db[j] + dz  # dL/db = sum_i dZ_i
+
+
+def _all_finite(x):
+    """Whether no element of the 1-D array x is NaN or inf."""
+    bad = False
+    for i in range(x.shape[0]):
+        bad |= x[i] - x[i] != 0  # x - x is 0, or NaN for NaN and +-inf
+    return not bad
