@@ -378,7 +378,16 @@ def machine():
     import torch
 
     blas = [f"{i.get('internal_api')} {i.get('version')}" for i in threadpool_info()]
+    try:
+        import numba
+
+        from glassnet import kernels
+
+        fused = f"numba {numba.__version__}" if kernels.enabled() else "off"
+    except ImportError:
+        fused = "off (no numba)"
     return {
+        "fused_loops": fused,
         "cpu": cpu,
         "cores": os.cpu_count(),
         "python": platform.python_version(),
@@ -453,7 +462,8 @@ def main(argv=None):
     info = machine()
     print(
         f"{info['cpu']}, {info['cores']} cores; numpy {info['numpy']}, torch {info['torch']}, "
-        f"scikit-learn {info['sklearn']}; {'contended' if args.contended else 'quiet'}; "
+        f"scikit-learn {info['sklearn']}; fused loops {info['fused_loops']}; "
+        f"{'contended' if args.contended else 'quiet'}; "
         f"{args.samples} samples, MLP {'-'.join(map(str, sizes))}, median of {args.repeats}"
     )
     print(text)

@@ -245,7 +245,7 @@ class Dense(Layer):
         Z = self._Z
         dZ = self._out("dZ", Z.shape, Z.dtype, reuse)
         fused = self._fused_relu()
-        if fused is None or dA.dtype != Z.dtype:
+        if fused is None or dA.dtype != Z.dtype or dA.shape != Z.shape:
             dZ = _chain(self.activation, dA, Z, self._A, dZ)  # dL/dZ = dA * g'(Z)
             return self.backward_from_z(dZ, need_input_grad, reuse=reuse)
         # dL/dZ = dA * g'(Z) and dL/db = sum_i dZ_i in one pass (glassnet.kernels)
@@ -263,6 +263,7 @@ class Dense(Layer):
         return self._weights_backward(dZ, need_input_grad, reuse)
 
     def _weights_backward(self, dZ, need_input_grad, reuse):
+        """dL/dW and, if needed, dL/dA_prev from dL/dZ (db is done by the caller)."""
         W, A_prev = self.params["W"], self._A_prev
         n = dZ.shape[0]
         threads.for_product(self.out_features, n, self._in)
