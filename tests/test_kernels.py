@@ -63,6 +63,33 @@ def test_fused_optimizer_updates_are_bitwise_the_numpy_ones(name, options, dtype
         np.testing.assert_array_equal(fused_state[key], value, err_msg=key)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "name, options", OPTIMIZERS, ids=[f"{n}-{o}" for n, o in OPTIMIZERS]
+)
+def test_fused_optimizers_report_whether_the_new_weights_are_finite(
+    name, options, dtype
+):
+    """``Optimizer.finite``: checked by the fused loop as it writes each weight
+    (the divergence guard then needs no pass of its own); None from numpy."""
+    big = np.finfo(dtype).max
+    for use_kernels, expected_ok, expected_bad in (
+        (True, True, False),
+        (False, None, None),
+    ):
+        kernels.enable(use_kernels)
+        optimizer = gn.optim.get_optimizer(name, lr=0.5, **options)
+        theta = np.array([1.0, -2.0, 3.0], dtype=dtype)
+        optimizer.step(theta, np.array([0.1, 0.2, 0.3], dtype=dtype))
+        assert optimizer.finite is expected_ok
+        for bad in (np.nan, np.inf):
+            theta = np.array([1.0, -2.0, big], dtype=dtype)
+            with np.errstate(all="ignore"):
+                optimizer.step(theta, np.array([0.1, bad, -big], dtype=dtype))
+            assert not np.isfinite(theta).all()
+            assert optimizer.finite is expected_bad, (use_kernels, bad)
+
+
 def dense_relu_pass(use_kernels, dtype, n, width, use_bias, specials):
     """Z, A, dA_prev and the gradients of one forward and backward pass through
     Dense(5, width, "relu") on seeded data (with NaN, inf and signed zeros when
@@ -100,6 +127,56 @@ def test_fused_dense_relu_is_bitwise_the_numpy_layer(
         np.testing.assert_array_equal(np.signbit(f), np.signbit(p), err_msg=name)
     for name in plain[3]:
         np.testing.assert_array_equal(fused[3][name], plain[3][name], err_msg=name)
+
+
+def softmax_and_cross_entropy(use_kernels, dtype, n, k, specials):
+    """Softmax rows (new and into ``out``), per-sample cross-entropy from the logits,
+    and the loss value, on seeded logits spanning four orders of magnitude."""
+    rng = np.random.default_rng(n * 1000 + k)
+    Z = (rng.standard_normal((n, k)) * 10 ** rng.uniform(-2, 2, (n, 1))).astype(dtype)
+    if specials:
+        Z[0, 0] = np.nan
+        Z[-1, :2] = [np.inf, -0.0][:k]
+    loss = gn.CrossEntropyLoss()
+    Y = rng.dirichlet(np.ones(k), size=n).astype(
+        dtype
+    )  # soft labels: every term counts
+    kernels.enable(use_kernels)
+    with np.errstate(all="ignore"):
+        A = gn.Softmax().forward(Z)
+        A_out = gn.Softmax().forward(Z, out=np.empty_like(Z))
+        L = loss.per_sample_from_logits(Z, Y)
+        value = loss.value_from_logits(Z, Y)
+    return A, A_out, L, np.array(value)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "n, k", [(1, 1), (3, 2), (32, 7), (32, 8), (130, 10), (5, 17), (64, 127), (2, 128)]
+)
+@pytest.mark.parametrize("specials", [False, True])
+def test_fused_softmax_and_cross_entropy_are_bitwise_numpys(dtype, n, k, specials):
+    """Row sums in numpy's pairwise order (one running sum below 8 terms, eight up
+    to 128): the widths cover each case and its edges."""
+    plain = softmax_and_cross_entropy(False, dtype, n, k, specials)
+    fused = softmax_and_cross_entropy(True, dtype, n, k, specials)
+    for name, p, f in zip(["A", "A out", "L", "value"], plain, fused, strict=True):
+        np.testing.assert_array_equal(f, p, err_msg=name)  # NaN where NaN
+
+
+def test_row_loops_take_only_what_they_sum_as_numpy():
+    kernels.enable(True)
+    rows = np.zeros((4, kernels.MAX_ROW), np.float32)
+    assert kernels.for_rows(rows) is not None
+    assert kernels.for_rows(np.zeros((4, kernels.MAX_ROW + 1), np.float32)) is None
+    assert kernels.for_rows(np.zeros((4, 0), np.float32)) is None  # numpy raises
+    assert kernels.for_rows(rows, rows.astype(np.float64)) is None  # mixed dtypes
+    assert kernels.for_rows(np.asfortranarray(np.zeros((4, 3)))) is None
+    assert kernels.for_rows(np.zeros(4)) is None
+    wide = np.random.default_rng(0).standard_normal((3, 300)).astype(np.float32)
+    fused_A = gn.Softmax().forward(wide)  # numpy's code, though the loops are on
+    kernels.enable(False)
+    np.testing.assert_array_equal(fused_A, gn.Softmax().forward(wide))
 
 
 def test_the_fused_loop_runs_when_enabled(monkeypatch):

@@ -219,7 +219,7 @@ def test_resume_without_the_seed_is_refused():
 
 
 # -- divergence ----------------------------------------------------------------------
-def test_divergence_stops_with_a_message_and_finite_weights():
+def test_divergence_stops_with_a_message_and_finite_weights(backend):
     rng = np.random.default_rng(0)
     X = rng.normal(scale=100.0, size=(32, 3))  # unscaled inputs ...
     y = X @ np.array([1.0, -2.0, 3.0])
@@ -243,7 +243,9 @@ def test_divergence_stops_with_a_message_and_finite_weights():
     np.testing.assert_array_equal(net.flat_params, recorder.weights[last])
 
 
-def test_divergence_of_the_weights_with_a_finite_loss_is_caught():
+def test_divergence_of_the_weights_with_a_finite_loss_is_caught(backend):
+    """With the numpy code the trainer checks the new weights; with the compiled
+    loops the optimizer's update reports them (``Optimizer.finite``)."""
     X, y = np.array([[10.0]]), np.array([0.0])
     net = gn.Sequential(gn.Dense(1, 1), dtype="float64", seed=0)
     net.layers[0].W, net.layers[0].b = [[1.0]], [0.0]

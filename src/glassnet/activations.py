@@ -29,6 +29,7 @@ import math
 
 import numpy as np
 
+from . import kernels
 from .errors import StepGradientError
 
 try:  # scipy's erf is vectorised C; math.erf is exact too, just slower.
@@ -247,9 +248,19 @@ class Softmax(Activation):
     def forward(self, Z, out=None):
         # Subtracting the row max changes nothing mathematically (it cancels in the
         # ratio) but keeps every exponent <= 0, so exp never overflows.
-        E = np.subtract(Z, Z.max(axis=1, keepdims=True), out=out)
+        fused = kernels.for_rows(Z) if out is None else kernels.for_rows(Z, out)
+        if fused is None:
+            E = np.subtract(Z, Z.max(axis=1, keepdims=True), out=out)
+        else:  # the same shift, one pass per row (glassnet.kernels)
+            E = np.empty_like(Z) if out is None else out
+            fused.shift_rows(Z, E)
         np.exp(E, out=E)  # e^(z - max)
-        E /= E.sum(axis=1, keepdims=True)  # a_i = e^(z_i - max) / sum_j e^(z_j - max)
+        if fused is None:
+            E /= E.sum(
+                axis=1, keepdims=True
+            )  # a_i = e^(z_i - max) / sum_j e^(z_j - max)
+        else:
+            fused.normalise_rows(E, E.dtype.type(0))  # the same division, per row
         return E
 
     def derivative(self, Z, A):

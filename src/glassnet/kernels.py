@@ -31,6 +31,8 @@ import math
 import os
 from types import SimpleNamespace
 
+import numpy as np
+
 _ENV = "GLASSNET_KERNELS"
 
 _choice: bool | None = None  # enable(...); None: use numba if installed
@@ -105,13 +107,46 @@ def _jit(numba, function):
 
 
 def _build(numba) -> SimpleNamespace:
+    global _pairwise_sum
+    # The row loops call _pairwise_sum by its global name, so that name must mean
+    # the compiled function before they are compiled.
+    _pairwise_sum = _jit(numba, _PAIRWISE_SUM)
     return SimpleNamespace(
         adam=_jit(numba, _adam),
         sgd=_jit(numba, _sgd),
         bias_relu=_jit(numba, _bias_relu),
         relu_backward=_jit(numba, _relu_backward),
         all_finite=_jit(numba, _all_finite),
+        shift_rows=_jit(numba, _shift_rows),
+        normalise_rows=_jit(numba, _normalise_rows),
+        row_sums=_jit(numba, _row_sums),
+        cross_entropy_rows=_jit(numba, _cross_entropy_rows),
     )
+
+
+#: The widest row the row loops take (numpy sums wider rows in another order).
+MAX_ROW = 128
+
+
+def for_rows(*arrays) -> SimpleNamespace | None:
+    """The compiled loops if the row loops (softmax, cross-entropy) can take these
+    arrays: each C-contiguous, 2-D with 1 to ``MAX_ROW`` columns (numpy raises on
+    none; see ``_pairwise_sum`` for the most), of one float dtype. Else None: the
+    numpy code runs."""
+    loops = get()
+    if loops is None:
+        return None
+    dtype = arrays[0].dtype
+    for array in arrays:
+        if (
+            array.ndim != 2
+            or not 1 <= array.shape[1] <= MAX_ROW
+            or array.dtype != dtype
+            or array.dtype.char not in "fd"
+            or not array.flags.c_contiguous
+        ):
+            return None
+    return loops
 
 
 # -- the loops (plain Python, compiled by numba; scalars arrive in the arrays' dtype) ----
@@ -131,7 +166,11 @@ def _adam(
     decay_factor,
     amsgrad,
 ):
-    """Adam and AdamW, ``glassnet.optim.Adam._update`` element by element."""
+    """Adam and AdamW, ``glassnet.optim.Adam._update`` element by element.
+
+    Returns whether every updated theta is finite (the training loop's divergence
+    check, done here for free while each new value is in a register)."""
+    bad = False
     for i in range(theta.shape[0]):
         theta_i, g_i = theta[i], g[i]
         if decay_factor != 1:
@@ -147,11 +186,17 @@ def _adam(
                 vmax_i = v_i
             v_max[i] = v_i = vmax_i
         # theta - step_size m / (sqrt(v) + eps c): see the comment in optim.Adam
-        theta[i] = theta_i - (m_i / (math.sqrt(v_i) + eps_c)) * step_size
+        theta_i = theta_i - (m_i / (math.sqrt(v_i) + eps_c)) * step_size
+        theta[i] = theta_i
+        bad |= theta_i - theta_i != 0  # NaN for NaN and +-inf, as in _all_finite
+    return not bad
 
 
 def _sgd(theta, g, velocity, lr, momentum, weight_decay, nesterov):
-    """SGD with momentum, ``glassnet.optim.SGD._update`` element by element."""
+    """SGD with momentum, ``glassnet.optim.SGD._update`` element by element.
+
+    Returns whether every updated theta is finite (as ``_adam``)."""
+    bad = False
     for i in range(theta.shape[0]):
         d = g[i]
         if weight_decay != 0:
@@ -160,7 +205,10 @@ def _sgd(theta, g, velocity, lr, momentum, weight_decay, nesterov):
             v_i = velocity[i] * momentum + d  # v = mu v + g
             velocity[i] = v_i
             d = v_i * momentum + d if nesterov else v_i  # g + mu v, or v
-        theta[i] = theta[i] - d * lr  # theta - lr d
+        theta_i = theta[i] - d * lr  # theta - lr d
+        theta[i] = theta_i
+        bad |= theta_i - theta_i != 0
+    return not bad
 
 
 def _bias_relu(Z, b, A, use_bias, zero):
@@ -192,3 +240,84 @@ def _all_finite(x):
     for i in range(x.shape[0]):
         bad |= x[i] - x[i] != 0  # x - x is 0, or NaN for NaN and +-inf
     return not bad
+
+
+# -- row loops: softmax and cross-entropy, row by row -----------------------------------
+def _pairwise_sum(a, lo, n, zero):
+    """a[lo] + ... + a[lo + n - 1], n <= 128, in numpy's order of additions (its
+    pairwise summation, ``numpy/_core/src/umath/loops_utils.h.src``: below 8 terms
+    one running sum, up to 128 eight running sums), so that a row sum here is
+    bitwise ``np.sum``'s. (Above 128 numpy splits the row in halves and recurses;
+    ``for_rows`` leaves such wide rows to numpy.)"""
+    if n < 8:
+        total = zero
+        for i in range(lo, lo + n):
+            total += a[i]
+        return total
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = lo + 8
+    end = lo + n - n % 8
+    while i < end:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < lo + n:
+        total += a[i]
+        i += 1
+    return total
+
+
+_PAIRWISE_SUM = _pairwise_sum  # the plain function, compiled by _build
+
+
+def _shift_rows(Z, E):
+    """Softmax's shift, ``E = Z - Z.max(axis=1, keepdims=True)``: every exponent
+    <= 0 afterwards."""
+    n, k = Z.shape
+    for i in range(n):
+        row_max = Z[i, 0]
+        for j in range(1, k):
+            z = Z[i, j]
+            if z > row_max or z != z:  # a NaN makes the max NaN, as np.max
+                row_max = z
+        for j in range(k):
+            E[i, j] = Z[i, j] - row_max
+
+
+def _normalise_rows(E, zero):
+    """Softmax's division, ``E /= E.sum(axis=1, keepdims=True)``."""
+    n, k = E.shape
+    flat = E.reshape(-1)
+    for i in range(n):
+        row_sum = zero + _pairwise_sum(flat, i * k, k, zero)
+        for j in range(k):
+            E[i, j] = E[i, j] / row_sum  # a_j = e^(z_j - max) / sum_c e^(z_c - max)
+
+
+def _row_sums(E, sums, zero):
+    """``sums = E.sum(axis=1)``."""
+    n, k = E.shape
+    flat = E.reshape(-1)
+    for i in range(n):
+        sums[i] = zero + _pairwise_sum(flat, i * k, k, zero)
+
+
+def _cross_entropy_rows(shifted, log_sums, Y, L, zero):
+    """Cross-entropy per sample from the shifted logits, as
+    ``-(Y * (shifted - log_sums[:, None])).sum(axis=1)``:
+    L_i = -sum_c y_ic log p_ic, with log p_ic = (z_ic - max_i) - log sum_c e^(z_ic - max_i).
+    """
+    n, k = shifted.shape
+    terms = np.empty(k, shifted.dtype)
+    for i in range(n):
+        for j in range(k):
+            terms[j] = Y[i, j] * (shifted[i, j] - log_sums[i])  # y_c log p_c
+        L[i] = -(zero + _pairwise_sum(terms, 0, k, zero))

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import kernels
 from .activations import Activation, Sigmoid, Softmax
 from .validation import as_float_array
 
@@ -230,9 +231,22 @@ class CrossEntropyLoss(Loss):
 
     def per_sample_from_logits(self, Z, Y):
         # log softmax(z) = z - max - log sum e^(z - max): exponents <= 0, never overflow.
-        shifted = Z - Z.max(axis=1, keepdims=True)
-        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        return -(Y * log_p).sum(axis=1)
+        fused = kernels.for_rows(Z, Y)
+        if fused is None:
+            shifted = Z - Z.max(axis=1, keepdims=True)
+            log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            return -(Y * log_p).sum(axis=1)
+        # The same numbers with the per-row steps compiled (glassnet.kernels); exp
+        # and log stay numpy's, whose last bits a compiled exp need not match.
+        zero = Z.dtype.type(0)
+        shifted = np.empty_like(Z)
+        fused.shift_rows(Z, shifted)  # z - max
+        log_sums = np.empty(Z.shape[0], dtype=Z.dtype)
+        fused.row_sums(np.exp(shifted), log_sums, zero)
+        np.log(log_sums, out=log_sums)  # log sum e^(z - max)
+        L = np.empty(Z.shape[0], dtype=Z.dtype)
+        fused.cross_entropy_rows(shifted, log_sums, Y, L, zero)  # -sum_c y_c log p_c
+        return L
 
     def grad_from_logits(self, A, Y, sample_weight=None, out=None):
         # dL/dz_j = sum_i (-y_i / p_i) p_i (delta_ij - p_j) = p_j sum_i y_i - y_j = p_j - y_j
