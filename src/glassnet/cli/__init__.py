@@ -25,6 +25,7 @@ COMMANDS = [
     "export",
     "explain",
     "plot",
+    "system",
 ]
 
 

@@ -1,0 +1,98 @@
+"""``glassnet system``: what runs the math on this machine, for speed reports."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+
+from .. import __version__, blas, kernels, threads
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "system",
+        help="show the BLAS kernels, compiled loops and thread rule glassnet runs with",
+        description="Prints the glassnet, Python and numpy versions; each BLAS library "
+        "numpy and scipy loaded (its version, the CPU kernels it runs, threads and "
+        "file); the OPENBLAS_CORETYPE this CPU needs, if any, and who set it; whether "
+        "the compiled loops (numba) are on; the BLAS thread rule; and what to change "
+        "when matrix products run slower kernels than the CPU allows.",
+        epilog="example: glassnet system --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(run=run)
+
+
+def run(args) -> int:
+    info = report()
+    print(json.dumps(info, indent=2) if args.json else text(info))
+    return 0
+
+
+def report() -> dict:
+    import numpy
+
+    return {
+        "glassnet": __version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        **blas.status(),
+        "compiled_loops": _compiled_loops(),
+        "blas_threads": threads.get_num_threads(),  # None: the per-size rule
+    }
+
+
+def _compiled_loops() -> str:
+    if kernels.enabled():
+        return "on"
+    if not _numba_installed():
+        return "off (numba not installed: pip install 'glassnet[fast]')"
+    if os.environ.get("GLASSNET_KERNELS") == "0":
+        return "off (GLASSNET_KERNELS=0)"
+    return "off"
+
+
+def _numba_installed() -> bool:
+    return importlib.util.find_spec("numba") is not None
+
+
+def text(info: dict) -> str:
+    cpu = info["cpu"]
+    lines = [
+        f"glassnet {info['glassnet']}, Python {info['python']}, numpy {info['numpy']}",
+        f"CPU: {cpu['model_name'] or 'unknown'} ({cpu['vendor'] or 'unknown vendor'}, "
+        f"family {cpu['family'] if cpu['family'] is not None else 'unknown'})",
+        "BLAS libraries:" if info["libraries"] else "BLAS libraries: none found",
+    ]
+    for lib in info["libraries"]:
+        lines.append(
+            f"  {lib['internal_api']} {lib['version']}: {lib['architecture']} "
+            f"kernels, {lib['num_threads']} threads"
+        )
+        lines.append(f"    {lib['filepath']}")
+    recommended = info["recommended_coretype"] or "none needed (OpenBLAS's own choice)"
+    lines.append(f"OPENBLAS_CORETYPE for this CPU: {recommended}")
+    value = info["openblas_coretype"]
+    if value is None:
+        lines.append("OPENBLAS_CORETYPE: not set")
+    else:
+        by = (
+            "set by glassnet"
+            if info["coretype_set_by"] == "glassnet"
+            else "set outside glassnet, kept"
+        )
+        lines.append(f"OPENBLAS_CORETYPE: {value} ({by})")
+    lines.append(f"Compiled loops: {info['compiled_loops']}")
+    count = info["blas_threads"]
+    lines.append(
+        "BLAS threads: the per-size rule (gn.set_num_threads(n) fixes them)"
+        if count is None
+        else f"BLAS threads: fixed at {count}"
+    )
+    if info["advice"]:
+        lines.append(f"Advice: {info['advice']}")
+    return "\n".join(lines)
