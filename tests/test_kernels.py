@@ -63,33 +63,6 @@ def test_fused_optimizer_updates_are_bitwise_the_numpy_ones(name, options, dtype
         np.testing.assert_array_equal(fused_state[key], value, err_msg=key)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize(
-    "name, options", OPTIMIZERS, ids=[f"{n}-{o}" for n, o in OPTIMIZERS]
-)
-def test_fused_optimizers_report_whether_the_new_weights_are_finite(
-    name, options, dtype
-):
-    """``Optimizer.finite``: checked by the fused loop as it writes each weight
-    (the divergence guard then needs no pass of its own); None from numpy."""
-    big = np.finfo(dtype).max
-    for use_kernels, expected_ok, expected_bad in (
-        (True, True, False),
-        (False, None, None),
-    ):
-        kernels.enable(use_kernels)
-        optimizer = gn.optim.get_optimizer(name, lr=0.5, **options)
-        theta = np.array([1.0, -2.0, 3.0], dtype=dtype)
-        optimizer.step(theta, np.array([0.1, 0.2, 0.3], dtype=dtype))
-        assert optimizer.finite is expected_ok
-        for bad in (np.nan, np.inf):
-            theta = np.array([1.0, -2.0, big], dtype=dtype)
-            with np.errstate(all="ignore"):
-                optimizer.step(theta, np.array([0.1, bad, -big], dtype=dtype))
-            assert not np.isfinite(theta).all()
-            assert optimizer.finite is expected_bad, (use_kernels, bad)
-
-
 def dense_relu_pass(use_kernels, dtype, n, width, use_bias, specials):
     """Z, A, dA_prev and the gradients of one forward and backward pass through
     Dense(5, width, "relu") on seeded data (with NaN, inf and signed zeros when
@@ -171,12 +144,27 @@ def test_row_loops_take_only_what_they_sum_as_numpy():
     assert kernels.for_rows(np.zeros((4, kernels.MAX_ROW + 1), np.float32)) is None
     assert kernels.for_rows(np.zeros((4, 0), np.float32)) is None  # numpy raises
     assert kernels.for_rows(rows, rows.astype(np.float64)) is None  # mixed dtypes
+    assert kernels.for_rows(rows, rows[:, :3].copy()) is None  # shapes differ
+    assert kernels.for_rows(rows, rows[:1].copy()) is None  # (numpy would broadcast)
     assert kernels.for_rows(np.asfortranarray(np.zeros((4, 3)))) is None
     assert kernels.for_rows(np.zeros(4)) is None
     wide = np.random.default_rng(0).standard_normal((3, 300)).astype(np.float32)
     fused_A = gn.Softmax().forward(wide)  # numpy's code, though the loops are on
     kernels.enable(False)
     np.testing.assert_array_equal(fused_A, gn.Softmax().forward(wide))
+
+
+def test_cross_entropy_targets_of_another_shape_are_numpys_business():
+    """The loops never read past an array: targets of a shape unlike the logits go
+    to numpy, which broadcasts one row, or names the mismatch."""
+    kernels.enable(True)
+    Z = np.random.default_rng(0).standard_normal((4, 3))
+    loss = gn.CrossEntropyLoss()
+    one_row = np.array([[0.0, 1.0, 0.0]])
+    expected = loss.per_sample_from_logits(Z, np.repeat(one_row, 4, axis=0))
+    np.testing.assert_array_equal(loss.per_sample_from_logits(Z, one_row), expected)
+    with pytest.raises(ValueError, match="broadcast"):
+        loss.per_sample_from_logits(Z, np.ones((4, 2)) / 2)
 
 
 def test_the_fused_loop_runs_when_enabled(monkeypatch):

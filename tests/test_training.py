@@ -244,8 +244,6 @@ def test_divergence_stops_with_a_message_and_finite_weights(backend):
 
 
 def test_divergence_of_the_weights_with_a_finite_loss_is_caught(backend):
-    """With the numpy code the trainer checks the new weights; with the compiled
-    loops the optimizer's update reports them (``Optimizer.finite``)."""
     X, y = np.array([[10.0]]), np.array([0.0])
     net = gn.Sequential(gn.Dense(1, 1), dtype="float64", seed=0)
     net.layers[0].W, net.layers[0].b = [[1.0]], [0.0]

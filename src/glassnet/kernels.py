@@ -130,16 +130,17 @@ MAX_ROW = 128
 
 def for_rows(*arrays) -> SimpleNamespace | None:
     """The compiled loops if the row loops (softmax, cross-entropy) can take these
-    arrays: each C-contiguous, 2-D with 1 to ``MAX_ROW`` columns (numpy raises on
-    none; see ``_pairwise_sum`` for the most), of one float dtype. Else None: the
-    numpy code runs."""
+    arrays: all of one shape (the loops do not broadcast, nor check bounds), 2-D
+    with 1 to ``MAX_ROW`` columns (numpy raises on none; see ``_pairwise_sum`` for
+    the most), C-contiguous, of one float dtype. Else None: the numpy code runs."""
     loops = get()
     if loops is None:
         return None
-    dtype = arrays[0].dtype
+    shape, dtype = arrays[0].shape, arrays[0].dtype
     for array in arrays:
         if (
-            array.ndim != 2
+            array.shape != shape
+            or array.ndim != 2
             or not 1 <= array.shape[1] <= MAX_ROW
             or array.dtype != dtype
             or array.dtype.char not in "fd"
@@ -166,11 +167,7 @@ def _adam(
     decay_factor,
     amsgrad,
 ):
-    """Adam and AdamW, ``glassnet.optim.Adam._update`` element by element.
-
-    Returns whether every updated theta is finite (the training loop's divergence
-    check, done here for free while each new value is in a register)."""
-    bad = False
+    """Adam and AdamW, ``glassnet.optim.Adam._update`` element by element."""
     for i in range(theta.shape[0]):
         theta_i, g_i = theta[i], g[i]
         if decay_factor != 1:
@@ -186,17 +183,11 @@ def _adam(
                 vmax_i = v_i
             v_max[i] = v_i = vmax_i
         # theta - step_size m / (sqrt(v) + eps c): see the comment in optim.Adam
-        theta_i = theta_i - (m_i / (math.sqrt(v_i) + eps_c)) * step_size
-        theta[i] = theta_i
-        bad |= theta_i - theta_i != 0  # NaN for NaN and +-inf, as in _all_finite
-    return not bad
+        theta[i] = theta_i - (m_i / (math.sqrt(v_i) + eps_c)) * step_size
 
 
 def _sgd(theta, g, velocity, lr, momentum, weight_decay, nesterov):
-    """SGD with momentum, ``glassnet.optim.SGD._update`` element by element.
-
-    Returns whether every updated theta is finite (as ``_adam``)."""
-    bad = False
+    """SGD with momentum, ``glassnet.optim.SGD._update`` element by element."""
     for i in range(theta.shape[0]):
         d = g[i]
         if weight_decay != 0:
@@ -205,10 +196,7 @@ def _sgd(theta, g, velocity, lr, momentum, weight_decay, nesterov):
             v_i = velocity[i] * momentum + d  # v = mu v + g
             velocity[i] = v_i
             d = v_i * momentum + d if nesterov else v_i  # g + mu v, or v
-        theta_i = theta[i] - d * lr  # theta - lr d
-        theta[i] = theta_i
-        bad |= theta_i - theta_i != 0
-    return not bad
+        theta[i] = theta[i] - d * lr  # theta - lr d
 
 
 def _bias_relu(Z, b, A, use_bias, zero):

@@ -82,9 +82,6 @@ class Optimizer:
             else check_number(clip_norm, "clip_norm", low=0.0, low_open=True)
         )
         self.t = 0  # number of updates applied
-        #: After a step: whether every updated parameter is finite, when the fused
-        #: loop checked each one as it wrote it; None when nothing was checked.
-        self.finite: bool | None = None
         self.state: dict[str, np.ndarray] = {}
         self._scratch: np.ndarray | None = None
 
@@ -99,7 +96,6 @@ class Optimizer:
         if self.clip_norm is not None:
             clip_by_global_norm(grads, self.clip_norm)
         self.t += 1
-        self.finite = None
         self._update(params, grads)
 
     def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
@@ -234,7 +230,7 @@ class SGD(Optimizer):
         fused = _fused(params, grads, self.state)
         if fused is not None:  # the same update in one pass (glassnet.kernels)
             x = params.dtype.type
-            self.finite = fused.sgd(
+            fused.sgd(
                 params,
                 grads,
                 self.state.get("velocity", params),  # read only with momentum
@@ -325,7 +321,7 @@ class Adam(Optimizer):
         if fused is not None:  # the same update in one pass (glassnet.kernels)
             x = params.dtype.type
             decoupled = self.weight_decay and self.decoupled
-            self.finite = fused.adam(
+            fused.adam(
                 params,
                 grads,
                 self.state["m"],

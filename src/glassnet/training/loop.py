@@ -144,17 +144,9 @@ class Trainer:
             callbacks.on_batch_begin(step, batch_logs)
             try:
                 np.copyto(self._backup, net.flat_params)
-                updates = self.optimizer.t
                 with np.errstate(over="ignore", invalid="ignore"):
                     value, A = self.step_fn(net, self.loss, self.optimizer, Xb, Yb, wb)
-                    # The fused loops check the new weights as they write them.
-                    checked = self.optimizer.t == updates + 1
-                    self._check_finite(
-                        value,
-                        epoch,
-                        step,
-                        getattr(self.optimizer, "finite", None) if checked else None,
-                    )
+                    self._check_finite(value, epoch, step)
             except KeyboardInterrupt:
                 # The step did not finish: undo its weight change (the optimizer's
                 # moments may have advanced; a real Ctrl-C never lands here, it only
@@ -197,31 +189,21 @@ class Trainer:
         self.stop_reason = "interrupted"
 
     # -- divergence -------------------------------------------------------------------
-    def _check_finite(
-        self, value: float, epoch: int, step: int, finite: bool | None = None
-    ) -> None:
+    def _check_finite(self, value: float, epoch: int, step: int) -> None:
         """Raise DivergenceError, keeping the last finite weights, if the loss or
         the updated weights are NaN or inf.
 
-        ``finite`` is the optimizer's own verdict on the new weights when its fused
-        loop checked them during the update (``Optimizer.finite``). Otherwise one
-        pass checks every weight: the compiled loop of ``glassnet.kernels``, or else
-        a dot product with ones (a NaN or inf anywhere makes the sum NaN or inf;
-        BLAS sums faster than ndarray.sum), confirmed by np.isfinite, which also
-        names the culprit, since huge finite weights can overflow the sum.
+        One pass checks every weight: the compiled loop of ``glassnet.kernels``,
+        or else a dot product with ones (a NaN or inf anywhere makes the sum NaN or
+        inf; BLAS sums faster than ndarray.sum), confirmed by np.isfinite, which
+        also names the culprit, since huge finite weights can overflow the sum.
         """
         params = self.net.flat_params
         if math.isfinite(value):
-            if finite:
-                return
             fused = kernels.get()
-            if finite is None and fused is not None and fused.all_finite(params):
+            if fused is not None and fused.all_finite(params):
                 return
-            if (
-                finite is None
-                and fused is None
-                and math.isfinite(float(np.dot(params, self._ones)))
-            ):
+            if fused is None and math.isfinite(float(np.dot(params, self._ones))):
                 return
             bad = np.flatnonzero(~np.isfinite(params))
             if not bad.size:
