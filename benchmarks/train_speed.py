@@ -207,8 +207,12 @@ def run_training(args, X, y, sizes):
     for fn in epochs.values():  # warm up: first-call costs are not per-epoch costs
         fn()
     times = {c: [] for c in configs}
-    for _ in range(args.repeats):
-        for c in configs:
+    for repeat in range(args.repeats):
+        # Each repeat starts one place further along: whatever runs right after
+        # PyTorch pays for its threads' spinning down (measured: up to 30% on the
+        # next epoch), and this spreads that cost over every contender alike.
+        shift = repeat % len(configs)
+        for c in configs[shift:] + configs[:shift]:
             times[c].append(timed(epochs[c]))
     return times
 
@@ -349,9 +353,11 @@ def run_prediction(args, X, sizes):
     results = {name: [] for name in contenders}
     for fn in contenders.values():
         fn()
-    for _ in range(args.repeats):
-        for name, fn in contenders.items():
-            results[name].append(timed(fn))
+    names = list(contenders)
+    for repeat in range(args.repeats):
+        shift = repeat % len(names)  # rotated, as in run_training
+        for name in names[shift:] + names[:shift]:
+            results[name].append(timed(contenders[name]))
     medians = {name: statistics.median(v) for name, v in results.items()}
     medians["torch"] = min(v for k, v in medians.items() if k.startswith("torch/"))
     return medians
@@ -377,7 +383,11 @@ def machine():
     import sklearn
     import torch
 
-    blas = [f"{i.get('internal_api')} {i.get('version')}" for i in threadpool_info()]
+    blas = [
+        f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')} kernels)"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    ]
     try:
         import numba
 
@@ -396,6 +406,7 @@ def machine():
         "torch": torch.__version__,
         "sklearn": sklearn.__version__,
         "blas": blas,
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
     }
 
 
@@ -463,6 +474,8 @@ def main(argv=None):
     print(
         f"{info['cpu']}, {info['cores']} cores; numpy {info['numpy']}, torch {info['torch']}, "
         f"scikit-learn {info['sklearn']}; fused loops {info['fused_loops']}; "
+        f"BLAS {', '.join(info['blas'])}"
+        f"{'' if info['OPENBLAS_CORETYPE'] is None else ' set by OPENBLAS_CORETYPE'}; "
         f"{'contended' if args.contended else 'quiet'}; "
         f"{args.samples} samples, MLP {'-'.join(map(str, sizes))}, median of {args.repeats}"
     )
