@@ -8,10 +8,6 @@ test or library function that expects one says so with its own np.errstate.
 
 from __future__ import annotations
 
-# glassnet first, as a user's script would: it sets OPENBLAS_CORETYPE before numpy
-# loads OpenBLAS on CPUs that need it (glassnet.blas), so this process runs the same
-# BLAS kernels as the `glassnet` subprocesses tests compare it with bit for bit.
-import glassnet  # noqa: F401  # isort: skip
 import numpy as np
 import pytest
 

@@ -11,16 +11,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-# First, before anything imports numpy: OpenBLAS reads OPENBLAS_CORETYPE only when
-# numpy loads it (glassnet.blas says which CPUs need it and why); so the imports
-# below follow a call (ruff's E402).
-# ruff: noqa: E402
-from . import blas
-
-blas.apply_coretype_fix()
-
 from . import (
     attacks,
+    blas,  # which BLAS kernels run the matrix products, and why
     datasets,
     io,  # model files and checkpoints
     optim,
@@ -146,6 +139,7 @@ __all__ = [
     "from_torch",
     "to_torch",
     "attacks",
+    "blas",
     "get_activation",
     "get_initializer",
     "get_loss",

@@ -17,9 +17,10 @@ def add_parser(subparsers) -> None:
         help="show the BLAS kernels, compiled loops and thread rule glassnet runs with",
         description="Prints the glassnet, Python and numpy versions; each BLAS library "
         "numpy and scipy loaded (its version, the CPU kernels it runs, threads and "
-        "file); the OPENBLAS_CORETYPE this CPU needs, if any, and who set it; whether "
-        "the compiled loops (numba) are on; the BLAS thread rule; and what to change "
-        "when matrix products run slower kernels than the CPU allows.",
+        "file); whether the CPU can run OpenBLAS's AVX-512 kernels; the "
+        "OPENBLAS_CORETYPE in the environment, which overrides OpenBLAS's choice; "
+        "whether the compiled loops (numba) are on; the BLAS thread rule; and what to "
+        "change when matrix products run slower kernels than the CPU allows.",
         epilog="example: glassnet system --json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -74,18 +75,18 @@ def text(info: dict) -> str:
             f"kernels, {lib['num_threads']} threads"
         )
         lines.append(f"    {lib['filepath']}")
-    recommended = info["recommended_coretype"] or "none needed (OpenBLAS's own choice)"
-    lines.append(f"OPENBLAS_CORETYPE for this CPU: {recommended}")
+    avx512 = info["avx512_coretype"]
+    lines.append(
+        f"AVX-512 kernels for this CPU: {avx512}"
+        if avx512
+        else "AVX-512 kernels for this CPU: none (no AVX-512 F/BW/DQ/VL/CD)"
+    )
     value = info["openblas_coretype"]
-    if value is None:
-        lines.append("OPENBLAS_CORETYPE: not set")
-    else:
-        by = (
-            "set by glassnet"
-            if info["coretype_set_by"] == "glassnet"
-            else "set outside glassnet, kept"
-        )
-        lines.append(f"OPENBLAS_CORETYPE: {value} ({by})")
+    lines.append(
+        "OPENBLAS_CORETYPE: not set (OpenBLAS's own choice)"
+        if value is None
+        else f"OPENBLAS_CORETYPE: {value} (set in the environment, overrides OpenBLAS)"
+    )
     lines.append(f"Compiled loops: {info['compiled_loops']}")
     count = info["blas_threads"]
     lines.append(
