@@ -24,6 +24,11 @@ OPTIMIZERS = [
     ("sgd", {"weight_decay": 0.1}),
     ("sgd", {"momentum": 0.9}),
     ("sgd", {"momentum": 0.9, "nesterov": True, "weight_decay": 0.01}),
+    ("rmsprop", {}),
+    ("rmsprop", {"weight_decay": 0.1}),
+    ("rmsprop", {"centered": True}),
+    ("rmsprop", {"momentum": 0.9}),
+    ("rmsprop", {"momentum": 0.9, "centered": True, "weight_decay": 0.01}),
 ]
 
 
@@ -167,19 +172,26 @@ def test_cross_entropy_targets_of_another_shape_are_numpys_business():
         loss.per_sample_from_logits(Z, np.ones((4, 2)) / 2)
 
 
-def test_the_fused_loop_runs_when_enabled(monkeypatch):
-    """Not only equal: the compiled Adam loop is what updates theta (a stand-in that
-    records its calls replaces it)."""
+@pytest.mark.parametrize(
+    "name, loop",
+    [("adam", "adam"), ("adamw", "adam"), ("sgd", "sgd"), ("rmsprop", "rmsprop")],
+)
+def test_the_fused_loop_runs_when_enabled(monkeypatch, name, loop):
+    """Not only equal: the compiled loop is what updates theta (a stand-in that
+    records its calls replaces it), for every optimizer with options that use every
+    state buffer."""
     calls = []
     real = kernels.get()
     spy = type(real)(**vars(real))
-    spy.adam = lambda *args: calls.append(args[0].shape)
+    setattr(spy, loop, lambda *args: calls.append(args[0].shape))
     monkeypatch.setattr(kernels, "_compiled", spy)
-    gn.Adam().step(np.zeros(5, np.float32), np.ones(5, np.float32))
+    options = {"sgd": {"momentum": 0.9}, "rmsprop": {"momentum": 0.9, "centered": True}}
+    optimizer = gn.optim.get_optimizer(name, **options.get(name, {}))
+    optimizer.step(np.zeros(5, np.float32), np.ones(5, np.float32))
     assert calls == [(5,)]
     kernels.enable(False)
     theta = np.zeros(5, np.float32)
-    gn.Adam(lr=0.1).step(theta, np.ones(5, np.float32))
+    gn.optim.get_optimizer(name, lr=0.1).step(theta, np.ones(5, np.float32))
     assert calls == [(5,)] and theta[0] < 0  # numpy did this one
 
 

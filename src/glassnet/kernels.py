@@ -114,6 +114,7 @@ def _build(numba) -> SimpleNamespace:
     return SimpleNamespace(
         adam=_jit(numba, _adam),
         sgd=_jit(numba, _sgd),
+        rmsprop=_jit(numba, _rmsprop),
         bias_relu=_jit(numba, _bias_relu),
         relu_backward=_jit(numba, _relu_backward),
         all_finite=_jit(numba, _all_finite),
@@ -196,6 +197,39 @@ def _sgd(theta, g, velocity, lr, momentum, weight_decay, nesterov):
             v_i = velocity[i] * momentum + d  # v = mu v + g
             velocity[i] = v_i
             d = v_i * momentum + d if nesterov else v_i  # g + mu v, or v
+        theta[i] = theta[i] - d * lr  # theta - lr d
+
+
+def _rmsprop(
+    theta,
+    g,
+    square_avg,
+    grad_avg,
+    momentum_buffer,
+    alpha,
+    one_minus_alpha,
+    eps,
+    weight_decay,
+    momentum,
+    lr,
+    centered,
+):
+    """RMSprop, ``glassnet.optim.RMSprop._update`` element by element."""
+    for i in range(theta.shape[0]):
+        g_i = g[i]
+        if weight_decay != 0:
+            g_i = theta[i] * weight_decay + g_i  # g + wd theta
+        s_i = square_avg[i] * alpha + (g_i * g_i) * one_minus_alpha  # a s + (1-a) g^2
+        square_avg[i] = s_i
+        if centered:
+            c_i = grad_avg[i] * alpha + g_i * one_minus_alpha  # a c + (1 - a) g
+            grad_avg[i] = c_i
+            s_i = s_i - c_i * c_i  # s - c^2
+        d = g_i / (math.sqrt(s_i) + eps)  # g / (sqrt(s) + eps)
+        if momentum != 0:
+            b_i = momentum_buffer[i] * momentum + d  # b = momentum b + d
+            momentum_buffer[i] = b_i
+            d = b_i
         theta[i] = theta[i] - d * lr  # theta - lr d
 
 

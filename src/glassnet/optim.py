@@ -48,7 +48,12 @@ def clip_by_global_norm(grads: np.ndarray, max_norm: float) -> float:
 
 
 def _fused(params, grads, state):
-    """The compiled loops (``glassnet.kernels``) if they apply to these arrays."""
+    """The compiled loops (``glassnet.kernels``) if they apply to these arrays.
+
+    A buffer the options leave unused is passed as scratch space, never as theta
+    itself: the compiled loop checks at run time that the arrays it writes do not
+    overlap the others, and runs element by element, unvectorised, when they do
+    (RMSprop took 400 us instead of 55 with theta standing in)."""
     fused = kernels.get()
     if fused is None or params.dtype not in _FUSED_DTYPES:
         return None
@@ -233,7 +238,7 @@ class SGD(Optimizer):
             fused.sgd(
                 params,
                 grads,
-                self.state.get("velocity", params),  # read only with momentum
+                self.state.get("velocity", self._scratch),  # only with momentum
                 x(self.lr),
                 x(self.momentum),
                 x(self.weight_decay),
@@ -326,7 +331,7 @@ class Adam(Optimizer):
                 grads,
                 self.state["m"],
                 self.state["v"],
-                self.state.get("v_max", params),  # read only when amsgrad
+                self.state.get("v_max", self._scratch),  # only when amsgrad
                 x(b1),
                 x(1.0 - b1),
                 x(b2),
@@ -451,6 +456,24 @@ class RMSprop(Optimizer):
 
     def _update(self, params, grads):
         a = self.alpha
+        fused = _fused(params, grads, self.state)
+        if fused is not None:  # the same update in one pass (glassnet.kernels)
+            x = params.dtype.type
+            fused.rmsprop(
+                params,
+                grads,
+                self.state["square_avg"],
+                self.state.get("grad_avg", self._scratch),  # only when centered
+                self.state.get("momentum_buffer", self._scratch2),  # only with momentum
+                x(a),
+                x(1.0 - a),
+                x(self.eps),
+                x(self.weight_decay),
+                x(self.momentum),
+                x(self.lr),
+                self.centered,
+            )
+            return
         g = grads
         if self.weight_decay:
             g = np.multiply(params, self.weight_decay, out=self._scratch2)
