@@ -208,13 +208,18 @@ def run_training(args, X, y, sizes):
         fn()
     times = {c: [] for c in configs}
     for repeat in range(args.repeats):
-        # Each repeat starts one place further along: whatever runs right after
-        # PyTorch pays for its threads' spinning down (measured: up to 30% on the
-        # next epoch), and this spreads that cost over every contender alike.
-        shift = repeat % len(configs)
-        for c in configs[shift:] + configs[:shift]:
+        for c in _shuffled(configs, repeat):
             times[c].append(timed(epochs[c]))
     return times
+
+
+def _shuffled(items, repeat):
+    """``items`` in a seeded random order, a new one each repeat. In a fixed order
+    (or a rotation of it) the same contender would always run right after PyTorch,
+    and that epoch runs up to 30% slower while PyTorch's threads spin down; a new
+    order each time spreads such effects over every contender."""
+    order = np.random.default_rng([7, repeat]).permutation(len(items))
+    return [items[i] for i in order]
 
 
 def best_over_threads(times, name, batch, only=None):
@@ -353,10 +358,8 @@ def run_prediction(args, X, sizes):
     results = {name: [] for name in contenders}
     for fn in contenders.values():
         fn()
-    names = list(contenders)
     for repeat in range(args.repeats):
-        shift = repeat % len(names)  # rotated, as in run_training
-        for name in names[shift:] + names[:shift]:
+        for name in _shuffled(list(contenders), repeat):  # as in run_training
             results[name].append(timed(contenders[name]))
     medians = {name: statistics.median(v) for name, v in results.items()}
     medians["torch"] = min(v for k, v in medians.items() if k.startswith("torch/"))
