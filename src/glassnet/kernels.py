@@ -8,9 +8,12 @@ sizes. The loops here compute each element's whole update at once, with the
 intermediate values in registers.
 
 Each loop does the same floating-point operations, in the same order, as the numpy
-code it stands for (written beside it in ``glassnet.optim`` and ``glassnet.layers``),
-so the results are bitwise the numpy ones (``tests/test_kernels.py`` checks this):
-they change the speed, never the numbers. Loops run on one core: a second set of
+code it stands for (written beside it in ``glassnet.optim``, ``glassnet.layers``,
+``glassnet.activations`` and ``glassnet.losses``; numpy's pairwise row sums
+included), so the results are bitwise the numpy ones (``tests/test_kernels.py``
+checks this): they change the speed, never the numbers. exp and log are never
+compiled here: numpy's own SIMD exp and log run between the row loops, since a
+compiled one can differ from numpy's in the last bit. Loops run on one core: a second set of
 threads next to OpenBLAS's fights it for the two cores (measured in BENCHMARKS.md).
 
 numba is optional (``pip install glassnet[fast]``). Without it, after
