@@ -255,10 +255,9 @@ class Softmax(Activation):
             E = np.empty_like(Z) if out is None else out
             fused.shift_rows(Z, E)
         np.exp(E, out=E)  # e^(z - max)
+        # a_i = e^(z_i - max) / sum_j e^(z_j - max)
         if fused is None:
-            E /= E.sum(
-                axis=1, keepdims=True
-            )  # a_i = e^(z_i - max) / sum_j e^(z_j - max)
+            E /= E.sum(axis=1, keepdims=True)
         else:
             fused.normalise_rows(E, E.dtype.type(0))  # the same division, per row
         return E

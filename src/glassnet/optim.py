@@ -53,7 +53,7 @@ def _fused(params, grads, state):
     A buffer the options leave unused is passed as scratch space, never as theta
     itself: the compiled loop checks at run time that the arrays it writes do not
     overlap the others, and runs element by element, unvectorised, when they do
-    (RMSprop took 400 us instead of 55 with theta standing in)."""
+    (RMSprop took 400 us instead of 36 with theta standing in)."""
     fused = kernels.get()
     if fused is None or params.dtype not in _FUSED_DTYPES:
         return None
