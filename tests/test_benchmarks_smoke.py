@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -34,6 +35,28 @@ def test_train_speed_reports_every_contender_and_the_targets(tmp_path):
         assert row[name] > 0, name
     assert record["prediction_seconds"]["glassnet"] > 0
     assert {c["what"] for c in record["targets"]} >= {"PyTorch / glassnet, prediction"}
+    # every contender's network is scored after its timed epochs (not sklearn's
+    # fresh model per epoch, nor the bound, which trains nothing)
+    assert "training accuracy after the timed epochs" in out
+    scored = record["training_accuracy"]
+    assert {key.split("/")[0] for key in scored} == {"glassnet", "torch", "sklearn"}
+    assert all(0.0 <= v <= 1.0 for v in scored.values())
+    assert record["data"] == "normal"
+
+
+def test_train_speed_data_is_learnable_by_default_and_uniform_on_request():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import train_speed
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    X, y = train_speed.make_data(2000, 20, 4)
+    assert X.dtype == np.float32 and abs(X.mean()) < 0.05 and abs(X.std() - 1) < 0.05
+    # labels are a function of x (a linear teacher): a linear fit recovers most
+    scores = X @ np.linalg.lstsq(X, np.eye(4)[y], rcond=None)[0]
+    assert np.mean(scores.argmax(axis=1) == y) > 0.8
+    U, r = train_speed.make_data(2000, 20, 4, kind="uniform")
+    assert U.min() >= 0 and U.max() < 1 and set(np.unique(r)) == {0, 1, 2, 3}
 
 
 def test_memmap_memory_check_reports_peak_rss_anon_and_removes_its_file(tmp_path):

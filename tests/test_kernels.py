@@ -280,3 +280,44 @@ def test_all_finite_finds_any_nan_or_inf(dtype):
             y = x.copy()
             y[where] = bad
             assert not all_finite(y), (bad, where)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_validation_all_finite_on_large_arrays_agrees_with_isfinite(
+    fused, dtype, tmp_path, monkeypatch
+):
+    """The boundary check (fit's check of X, predict's) takes the compiled loop for
+    arrays of _LARGE elements or more once the loops are loaded; memmaps included,
+    non-contiguous arrays on numpy. Each path must find every NaN and inf."""
+    from glassnet import validation
+
+    kernels.enable(fused)
+    if fused:
+        kernels.get()  # loaded, as after a first training step
+        used = []
+        real = kernels.get_if_loaded
+
+        def spy():
+            loops = real()
+            used.append(loops is not None)
+            return loops
+
+        monkeypatch.setattr(kernels, "get_if_loaded", spy)
+    rng = np.random.default_rng(1)
+    rows = validation._LARGE // 64 + 3
+    X = np.lib.format.open_memmap(
+        tmp_path / "x.npy", mode="w+", dtype=dtype, shape=(rows, 64)
+    )
+    X[...] = rng.standard_normal((rows, 64))
+    assert validation.all_finite(X) and validation.all_finite(X[:, ::2])
+    for bad in (np.nan, np.inf, -np.inf):
+        for where in ((0, 0), (rows // 2, 17), (rows - 1, 63)):
+            Y = np.array(X)
+            Y[where] = bad
+            for array in (Y, Y[:, ::2] if where[1] % 2 == 0 else Y[:, 1::2]):
+                assert not validation.all_finite(array), (bad, where)
+            with pytest.raises(ValueError, match="contains (NaN|inf)"):
+                validation.check_finite(Y, "X")
+    if fused:
+        assert any(used)

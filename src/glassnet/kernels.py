@@ -78,6 +78,12 @@ def get() -> SimpleNamespace | None:
     return _compiled if _compiled is not None else _load(required=False)
 
 
+def get_if_loaded() -> SimpleNamespace | None:
+    """As ``get``, but None while the loops are not loaded yet: for callers for whom
+    loading numba (a fraction of a second) would cost more than the loop saves."""
+    return get() if _compiled is not None else None
+
+
 def _load(required: bool) -> SimpleNamespace | None:
     global _compiled, _import_failed
     if _compiled is not None:

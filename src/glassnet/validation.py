@@ -7,6 +7,8 @@ import numbers
 
 import numpy as np
 
+from . import kernels
+
 FLOAT_DTYPES = ("float32", "float64")
 
 
@@ -71,8 +73,23 @@ def as_float_array(data, name: str, dtype, *, ndim: int | None = None) -> np.nda
     return array
 
 
+#: From this many elements on, the compiled loop checks finiteness when it is loaded:
+#: one read of the array instead of np.isfinite's boolean array written and read
+#: again (60,000 x 784 float32: 6 ms instead of 11 ms, BENCHMARKS.md).
+_LARGE = 1 << 20
+
+
+def all_finite(array: np.ndarray) -> bool:
+    """Whether no element of ``array`` is NaN or inf."""
+    if array.size >= _LARGE and array.dtype.char in "fd" and array.flags.c_contiguous:
+        loops = kernels.get_if_loaded()
+        if loops is not None:  # np.asarray: a memmap as a plain view for numba
+            return bool(loops.all_finite(np.asarray(array).reshape(-1)))
+    return bool(np.isfinite(array).all())
+
+
 def check_finite(array: np.ndarray, name: str) -> None:
-    if not np.isfinite(array).all():
+    if not all_finite(array):
         kind = "NaN" if np.isnan(array).any() else "inf"
         where = np.argwhere(~np.isfinite(array))[0]
         raise ValueError(
