@@ -502,7 +502,7 @@ def parse_args(argv=None):
         help="normal: standardised, learnable (default); uniform: issue 6's first "
         "data, on which the networks die (see the module docstring)",
     )
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--predict-batch", type=int, default=4096)
     parser.add_argument(
         "--contended",

@@ -284,7 +284,11 @@ def _array_data(
         )
     Y = net.prepare_targets(y, loss)  # targets prepared once, shaped like the output
     n = X.shape[0]
-    labels = class_labels(Y, loss)
+    # class of each row, for class weights and a stratified split (a pass over Y:
+    # only made when one of them needs it)
+    labels = (
+        class_labels(Y, loss) if class_weight is not None or validation_split else None
+    )
     weights = None
     if sample_weight is not None:
         weights = check_sample_weight(sample_weight, n)
