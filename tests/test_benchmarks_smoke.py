@@ -38,6 +38,7 @@ def test_train_speed_reports_every_contender_and_the_targets(tmp_path):
     # every contender's network is scored after its timed epochs (not sklearn's
     # fresh model per epoch, nor the bound, which trains nothing)
     assert "training accuracy after the timed epochs" in out
+    assert "ratios of the fastest epochs: batch 64: glassnet / bound" in out
     scored = record["training_accuracy"]
     assert {key.split("/")[0] for key in scored} == {"glassnet", "torch", "sklearn"}
     assert all(0.0 <= v <= 1.0 for v in scored.values())
