@@ -273,8 +273,23 @@ def test_fixed_thread_count_is_used_in_fit_and_the_setting_restored_after():
 
 def test_small_products_run_on_one_thread_under_the_rule():
     with threads.managed():
-        threads.for_product(32, 128, 10)  # 40,960 multiply-adds < SMALL
+        threads.for_product(64, 128, 64)  # 524,288 multiply-adds: SPLIT < m k n < SMALL
         assert blas_threads() == 1
+
+
+def test_products_openblas_never_splits_leave_the_count_alone():
+    """At most SPLIT multiply-adds OpenBLAS runs on one thread anyway: no switch."""
+    gn.set_num_threads(2)
+    try:
+        with threads.managed():
+            threads.for_product(64, 784, 256)
+            count = blas_threads()
+            if count < 2:
+                pytest.skip("the BLAS here runs one thread at most")
+            threads.for_product(32, 128, 10)  # 40,960 multiply-adds <= SPLIT
+            assert blas_threads() == count
+    finally:
+        gn.set_num_threads(None)
 
 
 def test_free_cores_subtracts_other_processes_load():

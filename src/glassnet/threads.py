@@ -7,7 +7,8 @@ competes for it, OpenBLAS's threads wait on each other and a 2-thread product ru
 slower than a 1-thread one (up to ten times slower on a loaded 2-core machine).
 So, inside ``fit``, ``predict`` and ``evaluate``, each product of m x k by k x n uses
 
-    threads = 1                          if m k n < SMALL  (multiply-adds)
+    threads = unchanged                  if m k n <= SPLIT  (multiply-adds)
+    threads = 1                          if m k n < SMALL
     threads = min(limit, free cores)     otherwise
 
 where ``limit`` is the BLAS thread count in force when the call began (so
@@ -39,6 +40,12 @@ import time
 #: Products with fewer multiply-adds (m k n) run on one thread: below this the
 #: hand-over between threads costs more than it saves (measured, BENCHMARKS.md).
 SMALL = 2**20
+
+#: OpenBLAS splits a product over at most m k n / 2^18 threads (interface/gemm.c:
+#: SMP_THRESHOLD_MIN 65536 x GEMM_MULTITHREAD_THRESHOLD 4), so one of at most this
+#: many multiply-adds runs on one thread whatever the count: the count is left as
+#: it is (switching it down and back up cost 3 us a step at batch 32).
+SPLIT = 2**18
 
 #: Seconds between two readings of the machine's load, and before the first reading
 #: of a call that starts after a pause (its previous reading is then stale).
@@ -140,7 +147,7 @@ def managed():
 
 def for_product(m: int, k: int, n: int) -> None:
     """Set the BLAS threads for an (m, k) x (k, n) product (only inside ``managed``)."""
-    if _depth == 0:
+    if _depth == 0 or m * k * n <= SPLIT:
         return
     blas = _blas
     if _fixed is not None:
