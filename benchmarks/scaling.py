@@ -19,27 +19,14 @@ import statistics
 import sys
 import time
 
-import numpy as np
+# The learnable data of train_speed.py (x ~ N(0, 1), labels from a linear teacher):
+# on U[0, 1) rows with random labels the ReLU units die and later epochs time a dead
+# network. Generated directly in float32: no float64 copy of the whole X.
+from train_speed import make_data  # noqa: E402
 
 import glassnet as gn
 
 TOLERANCE = 0.10
-
-
-def make_data(n: int, n_features: int, n_classes: int, seed: int = 0):
-    """Standardised float32 rows x ~ N(0, 1) with labels y = argmax(x T) from a random
-    linear teacher T, as train_speed.py's default data (a network learns it; on
-    U[0, 1) rows with random labels the ReLU units die and the epochs after time a
-    dead network). Made in chunks: never a float64 copy of the whole X."""
-    rng = np.random.default_rng(seed)
-    teacher = rng.standard_normal((n_features, n_classes), dtype=np.float32)
-    X = np.empty((n, n_features), dtype=np.float32)
-    y = np.empty(n, dtype=np.int64)
-    for lo in range(0, n, 65536):
-        hi = min(n, lo + 65536)
-        X[lo:hi] = rng.standard_normal((hi - lo, n_features), dtype=np.float32)
-        y[lo:hi] = np.argmax(X[lo:hi] @ teacher, axis=1)
-    return X, y
 
 
 def epoch_seconds(X, y, sizes, batch: int, repeats: int) -> list[float]:
