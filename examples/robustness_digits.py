@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 
 import glassnet as gn
-from glassnet.robustness import plot_accuracy_vs_eps, plot_adversarial_examples
+from glassnet.robustness.report import plot_accuracy_vs_eps, plot_adversarial_examples
 
 EPS = [0.02, 0.05, 0.1, 0.2]
 

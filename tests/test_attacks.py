@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from glassnet.attacks import FGSM, PGD, default_loss, fgsm, pgd
 
 import glassnet as gn
-from glassnet.attacks import FGSM, PGD, default_loss, fgsm, pgd
 
 TORCH_ACT = {
     "identity": lambda Z: Z,

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.activations import ACTIVATIONS
 from glassnet.explaining.expr import Q, walk
+from glassnet.nn.activations import ACTIVATIONS
 
 # -- seed 003, by hand ----------------------------------------------------------------
 

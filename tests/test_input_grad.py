@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 import glassnet as gn
-from glassnet.activations import ACTIVATIONS
+from glassnet.nn.activations import ACTIVATIONS
 
 HIDDEN = [name for name in ACTIVATIONS if name != "step"]  # softmax included
 # (loss, output activation, output width): the fused pairs, then unfused ones.

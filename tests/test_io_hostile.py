@@ -128,7 +128,7 @@ def _command(sentinel):
         "posix.system",
         "subprocess.Popen",
         "builtins.eval",
-        "glassnet.activations.ReLU",
+        "glassnet.nn.activations.ReLU",
         "ReLU",  # a class name, not a registered activation name
         "__class__",
         "__init__",
@@ -147,7 +147,7 @@ def test_activation_named_by_module_path_is_unknown(name, sentinel):
     "name",
     [
         "os.system",
-        "glassnet.layers.Dense",
+        "glassnet.nn.layers.Dense",
         "Layer",
         "Sequential",
         "dense",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.robustness import predicted_labels, true_labels
+from glassnet.robustness.report import predicted_labels, true_labels
 
 EPS = [0.02, 0.05, 0.1, 0.2]
 
@@ -235,7 +235,7 @@ def test_report_pgd_is_the_attack_with_the_same_seed(digits_net):
 
 # -- pictures ----------------------------------------------------------------------------
 def test_plot_accuracy_vs_eps_draws_each_report_and_attack(digits_report, tmp_path):
-    from glassnet.robustness import plot_accuracy_vs_eps
+    from glassnet.robustness.report import plot_accuracy_vs_eps
 
     path = tmp_path / "acc.png"
     fig = plot_accuracy_vs_eps({"a": digits_report, "b": digits_report}, path)
@@ -255,7 +255,7 @@ def test_plot_accuracy_vs_eps_draws_each_report_and_attack(digits_report, tmp_pa
 
 
 def test_plot_adversarial_examples_titles_are_the_predictions(digits_net, tmp_path):
-    from glassnet.robustness import plot_adversarial_examples
+    from glassnet.robustness.report import plot_adversarial_examples
 
     net, X, y = digits_net
     X_adv = gn.attacks.fgsm(net, X, y, 0.2, clip=(0, 1))

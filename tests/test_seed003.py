@@ -16,9 +16,9 @@ import math
 
 import numpy as np
 import pytest
+from glassnet.worked_example import seed003_example
 
 import glassnet as gn
-from glassnet.worked_example import seed003_example
 
 
 def hand_computed():

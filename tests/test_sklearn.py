@@ -23,6 +23,7 @@ import pytest
 
 pytest.importorskip("sklearn")
 
+from glassnet.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.datasets import (  # noqa: E402
     load_breast_cancer,
@@ -44,7 +45,6 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import glassnet as gn  # noqa: E402
-from glassnet.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 # Most fits here stop at max_iter on purpose (small, fast runs).
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

@@ -20,7 +20,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 import glassnet as gn
-from glassnet import threads
+from glassnet._fast import threads
 
 
 # -- the plain reference, written from the equations ----------------------------------

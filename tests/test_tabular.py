@@ -9,10 +9,10 @@ import sys
 
 import numpy as np
 import pytest
+from glassnet.tabular import DataError, Preprocessing
 
 import glassnet as gn
 from glassnet import tabular
-from glassnet.tabular import DataError, Preprocessing
 
 ROWS = [
     ("1.5", "10", "red", "cat"),

@@ -11,17 +11,23 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import (
-    attacks,
-    blas,  # which BLAS kernels run the matrix products, and why
-    datasets,
-    io,  # model files and checkpoints
-    optim,
-    schedules,
-    training,
+from . import _moved
+
+_moved.install()  # the module paths from before the packages (glassnet.nn.layers, ...)
+
+from . import _moved, io, optim, training  # io: model files and checkpoints
+from ._fast import blas, kernels  # BLAS kernels; the compiled loops
+from ._fast.threads import get_num_threads, set_num_threads  # BLAS threads per product
+from .data import datasets
+from .errors import DivergenceError, NotBuiltError, StepGradientError
+from .explaining import (
+    explain,  # gn.explain: the math of a network, step by step
     worked_example,
 )
-from .activations import (
+from .explaining.gradcheck import GradcheckReport, gradcheck
+from .interop import export_onnx, from_torch, to_torch  # onnx/torch imported on call
+from .io import ModelFormatError, load, load_checkpoint, save, save_checkpoint
+from .nn.activations import (
     ACTIVATIONS,
     ELU,
     GELU,
@@ -36,14 +42,9 @@ from .activations import (
     Tanh,
     get_activation,
 )
-from .errors import DivergenceError, NotBuiltError, StepGradientError
-from .explaining import explain  # gn.explain: the math of a network, step by step
-from .gradcheck import GradcheckReport, gradcheck
-from .init import INITIALIZERS, get_initializer
-from .interop import export_onnx, from_torch, to_torch  # onnx/torch imported on call
-from .io import ModelFormatError, load, load_checkpoint, save, save_checkpoint
-from .layers import ActivationLayer, Dense, Dropout, Layer
-from .losses import (
+from .nn.init import INITIALIZERS, get_initializer
+from .nn.layers import ActivationLayer, Dense, Dropout, Layer
+from .nn.losses import (
     LOSSES,
     BinaryCrossEntropyLoss,
     CrossEntropyLoss,
@@ -51,12 +52,26 @@ from .losses import (
     MSELoss,
     get_loss,
 )
-from .network import Sequential
-from .neuron import Neuron, NotLinearlySeparableWarning, Perceptron
-from .optim import SGD, Adam, AdamW, Optimizer, RMSprop, get_optimizer
-from .robustness import RobustnessReport, robustness_report
-from .schedules import CosineLR, ExponentialLR, ReduceLROnPlateau, StepLR
-from .threads import get_num_threads, set_num_threads  # BLAS threads per product
+from .nn.network import Sequential
+from .nn.neuron import Neuron, NotLinearlySeparableWarning, Perceptron
+from .optim import (
+    SGD,
+    Adam,
+    AdamW,
+    CosineLR,
+    ExponentialLR,
+    Optimizer,
+    ReduceLROnPlateau,
+    RMSprop,
+    StepLR,
+    get_optimizer,
+    schedules,
+)
+from .robustness import (
+    RobustnessReport,
+    attacks,
+    robustness_report,
+)
 from .training import (
     Callback,
     CSVLogger,
@@ -152,12 +167,19 @@ __all__ = [
 #: Submodules that need an optional extra, imported on first use only, so that
 #: `import glassnet` works with numpy alone: gn.plot (matplotlib), gn.sklearn
 #: (scikit-learn), gn.tabular (pandas for CSV and Parquet).
-_LAZY_SUBMODULES = ("plot", "sklearn", "tabular")
+# The module paths from before the packages (glassnet.layers, ...) still import.
+_moved.install()
+
+_LAZY_SUBMODULES = {
+    "plot": "glassnet.plot",
+    "sklearn": "glassnet.interop.sklearn",
+    "tabular": "glassnet.data.tabular",
+}
 
 
 def __getattr__(name):
     if name in _LAZY_SUBMODULES:
         import importlib
 
-        return importlib.import_module(f".{name}", __name__)
+        return importlib.import_module(_LAZY_SUBMODULES[name])
     raise AttributeError(f"module 'glassnet' has no attribute {name!r}")

@@ -7,7 +7,7 @@ import numbers
 
 import numpy as np
 
-from . import kernels
+from ._fast import kernels
 
 FLOAT_DTYPES = ("float32", "float64")
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..robustness import (
+from ..robustness.report import (
     plot_accuracy_vs_eps,
     plot_adversarial_examples,
     robustness_report,
@@ -151,7 +151,7 @@ def load_data_file(path: str, target: str, net, record=None) -> AttackData:
     """DATA --target COLUMN: the model's feature columns of DATA, raw (not
     standardised), and the labels of column ``target`` (class indices, encoded with
     the record's class labels when the model has a preprocessing record)."""
-    from ..tabular import DataError, check_rows, encode_labels, target_column
+    from ..data.tabular import DataError, check_rows, encode_labels, target_column
     from .predict import raw_features, read_data
 
     table = read_data(path, quiet=False)
@@ -190,7 +190,7 @@ def load_data(args, net=None, record=None) -> AttackData:
 
 # -- run ---------------------------------------------------------------------------------
 def run(args) -> int:
-    from ..tabular import fold_standardization, load_model
+    from ..data.tabular import fold_standardization, load_model
 
     net, record, _ = load_model(args.model)
     data = load_data(args, net, record)
@@ -246,7 +246,7 @@ def save_plots(report, net, X, y, data, clip, args) -> list[str]:
 def _rerun(net, X, y, attack, eps, args, clip):
     """The adversarial inputs the report scored, recomputed for the picture (the
     report draws each PGD start from a fresh generator of the same seed)."""
-    from .. import attacks
+    from ..robustness import attacks
 
     if attack == "fgsm":
         return attacks.fgsm(net, X, y, eps, loss=args.loss, clip=clip)

@@ -6,13 +6,13 @@ import os
 
 import numpy as np
 
-from .. import datasets
-from ..layers import Dense, Dropout
-from ..network import Sequential
-from ..optim import AdamW
-from ..schedules import CosineLR
+from ..data import datasets
+from ..explaining.worked_example import seed003_example
+from ..nn.layers import Dense, Dropout
+from ..nn.network import Sequential
+from ..optim.optimizers import AdamW
+from ..optim.schedules import CosineLR
 from ..training import metrics
-from ..worked_example import seed003_example
 from . import CliError
 
 
@@ -62,7 +62,7 @@ def run(args) -> int:
 def save_plots(net, history, X_test, folder: str) -> None:
     """The training curves, the network and its activations, as PNG files."""
     try:
-        from .. import plot
+        from ..plot import figures as plot
     except ImportError as error:  # matplotlib is the `plot` extra
         print(f"\n(no pictures: {error})")
         return

@@ -9,7 +9,13 @@ import math
 
 import numpy as np
 
-from ..tabular import DataError, check_rows, encode_labels, load_model, target_column
+from ..data.tabular import (
+    DataError,
+    check_rows,
+    encode_labels,
+    load_model,
+    target_column,
+)
 from ..training import metrics
 from . import CliError
 from .predict import (
@@ -208,7 +214,7 @@ def _figure(width: float, height: float):
 
 
 def _save(fig, path: str) -> None:
-    from .. import plot
+    from ..plot import figures as plot
 
     plot.save(fig, path)  # atomic, format from the extension
 

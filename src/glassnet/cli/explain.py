@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from ..explaining import explain
-from ..worked_example import seed003_example
+from ..explaining.worked_example import seed003_example
 from . import CliError
 
 FORMATS = ("text", "markdown", "html", "json")

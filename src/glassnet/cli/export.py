@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.tabular import load_model
 from ..interop.onnx_export import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, export_onnx
-from ..tabular import load_model
 from . import CliError
 
 FORMATS = ("onnx",)

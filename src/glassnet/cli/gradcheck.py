@@ -6,10 +6,10 @@ import argparse
 
 import numpy as np
 
-from ..activations import ACTIVATIONS
-from ..gradcheck import gradcheck
-from ..layers import Dense
-from ..network import Sequential
+from ..explaining.gradcheck import gradcheck
+from ..nn.activations import ACTIVATIONS
+from ..nn.layers import Dense
+from ..nn.network import Sequential
 
 
 def add_parser(subparsers) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..data.tabular import DataError, Preprocessing
 from ..io import describe, load
-from ..tabular import DataError, Preprocessing
 from . import CliError
 
 

@@ -97,7 +97,7 @@ def _data_options(parser) -> None:
 
 def run(args) -> int:
     try:
-        from .. import plot
+        from ..plot import figures as plot
     except ImportError as error:  # main() reports CliError as one line, exit 1
         raise CliError(str(error)) from None
     try:
@@ -116,7 +116,7 @@ def _draw(plot, args) -> int:
 
             net = load_model(args.model)
         else:
-            from ..worked_example import seed003_network
+            from ..explaining.worked_example import seed003_network
 
             net = seed003_network()
         plot.network(net, max_neurons=args.max_neurons, path=args.out, title=args.title)
@@ -144,7 +144,7 @@ def _read_history(path: str):
 
 
 def _dataset(name: str, n: int, seed: int):
-    from .. import datasets
+    from ..data import datasets
 
     if n < 8:
         raise CliError(f"--samples must be at least 8, got {n}")
@@ -169,9 +169,9 @@ def _model_and_data(args):
                 "have 2 features"
             )
         return net, X, y
-    from ..layers import Dense
-    from ..network import Sequential
-    from ..optim import Adam
+    from ..nn.layers import Dense
+    from ..nn.network import Sequential
+    from ..optim.optimizers import Adam
 
     if args.epochs < 1:
         raise CliError(f"--epochs must be at least 1, got {args.epochs}")

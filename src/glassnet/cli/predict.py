@@ -15,8 +15,7 @@ import sys
 
 import numpy as np
 
-from ..io import atomic_write
-from ..tabular import (
+from ..data.tabular import (
     DataError,
     Progress,
     Table,
@@ -25,6 +24,7 @@ from ..tabular import (
     load_model,
     read_table,
 )
+from ..io import atomic_write
 from . import CliError
 
 #: Rows per forward pass; above LARGE_PREDICT_ROWS rows a progress line is shown.

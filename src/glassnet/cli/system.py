@@ -8,7 +8,8 @@ import json
 import os
 import platform
 
-from .. import __version__, blas, kernels, threads
+from .. import __version__
+from .._fast import blas, kernels, threads
 
 
 def add_parser(subparsers) -> None:

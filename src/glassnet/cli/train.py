@@ -19,13 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import datasets
-from ..activations import get_activation
-from ..io import latest_checkpoint, load_checkpoint, save, save_checkpoint
-from ..layers import Dense
-from ..network import Sequential
-from ..optim import OPTIMIZERS, get_optimizer
-from ..tabular import (
+from ..data import datasets
+from ..data.tabular import (
     DataError,
     Preprocessing,
     Table,
@@ -37,6 +32,11 @@ from ..tabular import (
     read_table,
     select,
 )
+from ..io import latest_checkpoint, load_checkpoint, save, save_checkpoint
+from ..nn.activations import get_activation
+from ..nn.layers import Dense
+from ..nn.network import Sequential
+from ..optim.optimizers import OPTIMIZERS, get_optimizer
 from ..training import ModelCheckpoint
 from . import CliError
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..layers import ActivationLayer, Dense, Dropout
+from ..nn.layers import ActivationLayer, Dense, Dropout
 from . import formulas as F
 from .expr import Bin, Fn, Partial, Q, Sum, Sym, T
 

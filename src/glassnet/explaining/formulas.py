@@ -6,7 +6,7 @@ these templates only say how to write them down.
 
 Examples
 --------
->>> from glassnet.activations import Sigmoid
+>>> from glassnet.nn.activations import Sigmoid
 >>> from glassnet.explaining.expr import Q
 >>> activation_forward(Sigmoid(), Q("z"))
 Frac(num=Num(value=1), den=Bin(op='+', left=Num(value=1), right=Pow(base=Sym(name='e', sub='', sup='', upright=True), exponent=Neg(arg=Q(key='z')))))
@@ -14,8 +14,8 @@ Frac(num=Num(value=1), den=Bin(op='+', left=Num(value=1), right=Pow(base=Sym(nam
 
 from __future__ import annotations
 
-from ..activations import Activation
-from ..losses import BinaryCrossEntropyLoss, CrossEntropyLoss, Loss, MSELoss
+from ..nn.activations import Activation
+from ..nn.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, Loss, MSELoss
 from .expr import Bin, Cases, Expr, Fn, Frac, Mean, Neg, Num, Paren, Pow, Sum, Sym, T
 
 E = Sym("e", upright=True)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..activations import Activation
 from ..errors import StepGradientError
-from ..layers import ActivationLayer, Dense, Dropout
-from ..losses import CrossEntropyLoss, Loss, get_loss
-from ..network import Sequential
+from ..nn.activations import Activation
+from ..nn.layers import ActivationLayer, Dense, Dropout
+from ..nn.losses import CrossEntropyLoss, Loss, get_loss
+from ..nn.network import Sequential
 from ..validation import as_float_array, check_input_matrix, check_number
 from . import formulas as F
 from .backprop import BackwardSteps

@@ -49,10 +49,10 @@ from fractions import Fraction
 import numpy as np
 
 from .. import __version__
-from ..activations import ACTIVATIONS, Activation
 from ..io.atomic import atomic_write
-from ..layers import ActivationLayer, Dense, Dropout
-from ..network import Sequential
+from ..nn.activations import ACTIVATIONS, Activation
+from ..nn.layers import ActivationLayer, Dense, Dropout
+from ..nn.network import Sequential
 
 #: Name of the graph input, shape (batch, in_features).
 INPUT_NAME = "input"

@@ -37,7 +37,7 @@ import math
 
 import numpy as np
 
-from ..activations import (
+from ..nn.activations import (
     ACTIVATIONS,
     ELU,
     GELU,
@@ -49,8 +49,8 @@ from ..activations import (
     Softplus,
     Tanh,
 )
-from ..layers import ActivationLayer, Dense, Dropout
-from ..network import Sequential
+from ..nn.layers import ActivationLayer, Dense, Dropout
+from ..nn.network import Sequential
 
 #: torch's Softplus threshold for float64 networks (see the module docstring).
 FLOAT64_SOFTPLUS_THRESHOLD = 40.0

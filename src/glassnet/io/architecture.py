@@ -2,7 +2,7 @@
 
 Saving writes, for each layer, its type name and its ``config()``; loading looks the
 type name up in ``LAYERS`` and the activation names up in
-``glassnet.activations.ACTIVATIONS``, checks every value (type, range, width
+``glassnet.nn.activations.ACTIVATIONS``, checks every value (type, range, width
 connections) and only then constructs the layers. A name outside the registries is an
 error: nothing from the file is ever imported, evaluated or executed.
 
@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..activations import ACTIVATIONS, Activation
-from ..init import get_initializer
-from ..layers import ActivationLayer, Dense, Dropout, Layer
-from ..network import Sequential
+from ..nn.activations import ACTIVATIONS, Activation
+from ..nn.init import get_initializer
+from ..nn.layers import ActivationLayer, Dense, Dropout, Layer
+from ..nn.network import Sequential
 from .errors import ModelFormatError
 
 #: Layer types a file may name.

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..network import Sequential
+from ..nn.network import Sequential
 from . import container
 from .architecture import check_rng_state, rng_state_to_json
 from .atomic import atomic_write
@@ -291,7 +291,9 @@ def parse_training(meta: dict[str, str], tensors: dict[str, np.ndarray], net) ->
 
 
 def _rebuild_optimizer(config: dict, state: dict):
-    from ..optim import get_optimizer  # lazy: io does not need training to load models
+    from ..optim.optimizers import (
+        get_optimizer,  # lazy: io does not need training to load models
+    )
 
     kwargs = {k: v for k, v in config.items() if k != "name"}
     try:

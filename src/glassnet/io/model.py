@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..network import Sequential
+from ..nn.network import Sequential
 from . import container
 from .architecture import (
     architecture_of,

@@ -6,7 +6,7 @@ import importlib
 import os
 from pathlib import Path
 
-from ..schedules import Monitor
+from ..optim.schedules import Monitor
 from .callbacks import Callback
 
 #: File name used when ModelCheckpoint is given a folder.

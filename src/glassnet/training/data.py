@@ -21,8 +21,8 @@ import numbers
 
 import numpy as np
 
-from ..datasets import split_indices
-from ..losses import BinaryCrossEntropyLoss, CrossEntropyLoss
+from ..data.datasets import split_indices
+from ..nn.losses import BinaryCrossEntropyLoss, CrossEntropyLoss
 from ..validation import check_input_matrix, check_same_length
 
 #: Rows validated per chunk at fit's boundary (bounds memory for disk-backed X).

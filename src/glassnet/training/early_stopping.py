@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..schedules import Monitor
+from ..optim.schedules import Monitor
 from .callbacks import Callback
 
 

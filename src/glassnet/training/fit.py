@@ -6,10 +6,10 @@ import numbers
 
 import numpy as np
 
-from ..activations import Sigmoid, Softmax
-from ..losses import get_loss
-from ..optim import get_optimizer
-from ..schedules import Schedule
+from ..nn.activations import Sigmoid, Softmax
+from ..nn.losses import get_loss
+from ..optim.optimizers import get_optimizer
+from ..optim.schedules import Schedule
 from ..validation import check_number, check_positive_int
 from .callbacks import Callback, CallbackList
 from .data import (
@@ -236,7 +236,7 @@ def fit(
 
 
 def _check_adversarial(adversarial) -> None:
-    from ..attacks import FGSM, PGD
+    from ..robustness.attacks import FGSM, PGD
 
     if adversarial is not None and not isinstance(adversarial, (FGSM, PGD)):
         raise TypeError(

@@ -10,7 +10,7 @@ what one step does without touching the loop.
 
 Speed: a step allocates no arrays of its own. The layers write into work arrays kept
 per batch size, the batch is gathered into kept arrays, the optimizer updates the
-flat parameter buffer in place, and BLAS threads follow ``glassnet.threads``. So the
+flat parameter buffer in place, and BLAS threads follow ``glassnet._fast.threads``. So the
 outputs A of a step, and the batch arrays, are overwritten by the next step: copy
 what you keep.
 """
@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from .. import kernels, threads
+from .._fast import kernels, threads
 from ..errors import DivergenceError
 from .history import History
 
@@ -193,7 +193,7 @@ class Trainer:
         """Raise DivergenceError, keeping the last finite weights, if the loss or
         the updated weights are NaN or inf.
 
-        One pass checks every weight: the compiled loop of ``glassnet.kernels``,
+        One pass checks every weight: the compiled loop of ``glassnet._fast.kernels``,
         or else a dot product with ones (a NaN or inf anywhere makes the sum NaN or
         inf; BLAS sums faster than ndarray.sum), confirmed by np.isfinite, which
         also names the culprit, since huge finite weights can overflow the sum.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..schedules import ReduceLROnPlateau, Schedule
+from ..optim.schedules import ReduceLROnPlateau, Schedule
 from .callbacks import Callback
 
 

@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from .. import threads
-from ..losses import get_loss
+from .._fast import threads
+from ..nn.losses import get_loss
 from ..validation import check_input_matrix, check_positive_int
 from .data import as_indexable, check_rows, check_sample_weight
 from .metrics import resolve_metrics

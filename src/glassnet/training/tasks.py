@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..activations import Sigmoid, Softmax, Step
-from ..losses import BinaryCrossEntropyLoss, CrossEntropyLoss, Loss
+from ..nn.activations import Sigmoid, Softmax, Step
+from ..nn.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, Loss
 
 KINDS = ("multiclass", "binary", "multilabel", "regression")
 

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 
-from ..losses import MSELoss
+from ...nn.losses import MSELoss
 from .base import BaseMLP
 from .docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
 from .params import DEFAULT_LEARNING_RATE, DEFAULT_MAX_ITER

@@ -10,8 +10,8 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import column_or_1d
 
-from ..losses import BinaryCrossEntropyLoss, CrossEntropyLoss
-from ..validation import check_number
+from ...nn.losses import BinaryCrossEntropyLoss, CrossEntropyLoss
+from ...validation import check_number
 from .base import BaseMLP, _check_sample_weight
 from .docs import SHARED_ATTRIBUTES, SHARED_PARAMETERS
 from .params import DEFAULT_LEARNING_RATE, DEFAULT_MAX_ITER

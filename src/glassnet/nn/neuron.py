@@ -11,14 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .activations import get_activation
-from .validation import (
+from ..validation import (
     as_float_array,
     check_input_matrix,
     check_number,
     check_positive_int,
     check_same_length,
 )
+from .activations import get_activation
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ import math
 
 import numpy as np
 
-from . import kernels
-from .errors import StepGradientError
+from .._fast import kernels
+from ..errors import StepGradientError
 
 try:  # scipy's erf is vectorised C; math.erf is exact too, just slower.
     from scipy.special import erf as _erf
@@ -251,7 +251,7 @@ class Softmax(Activation):
         fused = kernels.for_rows(Z) if out is None else kernels.for_rows(Z, out)
         if fused is None:
             E = np.subtract(Z, Z.max(axis=1, keepdims=True), out=out)
-        else:  # the same shift, one pass per row (glassnet.kernels)
+        else:  # the same shift, one pass per row (glassnet._fast.kernels)
             E = np.empty_like(Z) if out is None else out
             fused.shift_rows(Z, E)
         np.exp(E, out=E)  # e^(z - max)

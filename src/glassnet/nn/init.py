@@ -12,7 +12,7 @@ A uniform U(-l, l) has variance l^2 / 3, hence the limits sqrt(3 Var) below.
 Examples
 --------
 >>> import numpy as np
->>> from glassnet.init import get_initializer
+>>> from glassnet.nn.init import get_initializer
 >>> W = get_initializer("he_normal")((256, 784), np.random.default_rng(0))
 >>> round(float(W.std() * np.sqrt(784 / 2)), 1)
 1.0

@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 
-from .validation import as_generator, check_number, check_positive_int
+from ..validation import as_generator, check_number, check_positive_int
 
 __all__ = [
     "Standardizer",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 
-from .validation import check_number, check_positive_int
+from ..validation import check_number, check_positive_int
 
 
 class Schedule:

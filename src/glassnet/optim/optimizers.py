@@ -29,8 +29,8 @@ import math
 
 import numpy as np
 
-from . import kernels
-from .validation import check_number
+from .._fast import kernels
+from ..validation import check_number
 
 
 def clip_by_global_norm(grads: np.ndarray, max_norm: float) -> float:
@@ -48,7 +48,7 @@ def clip_by_global_norm(grads: np.ndarray, max_norm: float) -> float:
 
 
 def _fused(params, grads, state):
-    """The compiled loops (``glassnet.kernels``) if they apply to these arrays.
+    """The compiled loops (``glassnet._fast.kernels``) if they apply to these arrays.
 
     A buffer the options leave unused is passed as scratch space, never as theta
     itself: the compiled loop checks at run time that the arrays it writes do not
@@ -233,7 +233,7 @@ class SGD(Optimizer):
 
     def _update(self, params, grads):
         fused = _fused(params, grads, self.state)
-        if fused is not None:  # the same update in one pass (glassnet.kernels)
+        if fused is not None:  # the same update in one pass (glassnet._fast.kernels)
             x = params.dtype.type
             fused.sgd(
                 params,
@@ -323,7 +323,7 @@ class Adam(Optimizer):
         c = math.sqrt(1.0 - b2**t)
         step_size = self.lr * c / (1.0 - b1**t)
         fused = _fused(params, grads, self.state)
-        if fused is not None:  # the same update in one pass (glassnet.kernels)
+        if fused is not None:  # the same update in one pass (glassnet._fast.kernels)
             x = params.dtype.type
             decoupled = self.weight_decay and self.decoupled
             fused.adam(
@@ -457,7 +457,7 @@ class RMSprop(Optimizer):
     def _update(self, params, grads):
         a = self.alpha
         fused = _fused(params, grads, self.state)
-        if fused is not None:  # the same update in one pass (glassnet.kernels)
+        if fused is not None:  # the same update in one pass (glassnet._fast.kernels)
             x = params.dtype.type
             fused.rmsprop(
                 params,

@@ -32,9 +32,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..nn.losses import BinaryCrossEntropyLoss, Loss, get_loss
+from ..validation import as_generator, check_positive_int
 from . import attacks as _attacks
-from .losses import BinaryCrossEntropyLoss, Loss, get_loss
-from .validation import as_generator, check_positive_int
 
 __all__ = [
     "AttackResult",

@@ -46,10 +46,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .activations import Sigmoid, Softmax
-from .losses import BinaryCrossEntropyLoss, CrossEntropyLoss, Loss, MSELoss, get_loss
-from .network import Sequential
-from .validation import (
+from ..nn.activations import Sigmoid, Softmax
+from ..nn.losses import (
+    BinaryCrossEntropyLoss,
+    CrossEntropyLoss,
+    Loss,
+    MSELoss,
+    get_loss,
+)
+from ..nn.network import Sequential
+from ..validation import (
     as_generator,
     check_input_matrix,
     check_number,

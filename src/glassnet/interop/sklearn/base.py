@@ -23,9 +23,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..layers import Dense, Dropout
-from ..network import Sequential
-from ..training import LambdaCallback
+from ...nn.layers import Dense, Dropout
+from ...nn.network import Sequential
+from ...training import LambdaCallback
 from .params import check_settings, draw_seed, new_optimizer
 from .penalty import L2Penalty
 

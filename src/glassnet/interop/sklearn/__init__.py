@@ -68,7 +68,7 @@ except ImportError as error:
         f"`sklearn` extra, pip install 'glassnet[sklearn]' ({error})"
     ) from error
 
-from ._sklearn.classifier import MLPClassifier
-from ._sklearn.regressor import MLPRegressor
+from .classifier import MLPClassifier
+from .regressor import MLPRegressor
 
 __all__ = ["MLPClassifier", "MLPRegressor"]

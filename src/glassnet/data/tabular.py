@@ -734,7 +734,7 @@ def load_model(path):
 
     A missing file or folder raises DataError; a malformed file gn.ModelFormatError.
     """
-    from .io import load
+    from ..io import load
 
     text = os.fspath(path)
     if not Path(text).exists():
@@ -753,7 +753,7 @@ def fold_standardization(net, record: Preprocessing):
     column j divided by scale_j) and b' = b - W' mean.  Computed in float64, then
     stored in the network's dtype. The first layer must be a Dense with a bias.
     """
-    from .layers import Dense
+    from ..nn.layers import Dense
 
     folded = net.copy()
     layer = folded.layers[0]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..optim import Optimizer
+from ...optim.optimizers import Optimizer
 
 
 class L2Penalty(Optimizer):

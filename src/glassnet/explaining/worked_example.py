@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layers import Dense
-from .network import Sequential
+from ..nn.layers import Dense
+from ..nn.network import Sequential
 
 W1 = [[0.2, 0.4], [0.1, 0.6]]
 b1 = [0.3, 0.5]

@@ -15,14 +15,14 @@ import copy
 
 import numpy as np
 
-from .layers import Dense, Layer, accepts, as_layer
-from .losses import Loss, get_loss
-from .validation import (
+from ..validation import (
     as_generator,
     check_dtype,
     check_input_matrix,
     check_same_length,
 )
+from .layers import Dense, Layer, accepts, as_layer
+from .losses import Loss, get_loss
 
 
 class Sequential:
@@ -163,7 +163,7 @@ class Sequential:
         """Forward pass on an already validated batch (the training hot path).
 
         With ``reuse`` the layers write into the work arrays they keep for this batch
-        size (see ``glassnet.layers``): the output is overwritten by the next such
+        size (see ``glassnet.nn.layers``): the output is overwritten by the next such
         call, so callers that keep it copy it.
         """
         outputs = []
@@ -289,31 +289,33 @@ class Sequential:
     # -- training and prediction (bodies in glassnet.training) -------------------------
     def fit(self, X, y=None, **kwargs):
         """Train on (X, y); returns a History. See ``glassnet.training.fit``."""
-        from .training import fit  # lazy: the math modules import nothing from training
+        from ..training import (
+            fit,  # lazy: the math modules import nothing from training
+        )
 
         return fit(self, X, y, **kwargs)
 
     def evaluate(self, X, y, **kwargs) -> dict:
         """{"loss": ..., metric: ...} on (X, y). See ``glassnet.training.evaluate``."""
-        from .training import evaluate
+        from ..training import evaluate
 
         return evaluate(self, X, y, **kwargs)
 
     def predict(self, X, batch_size=None):
         """Outputs for every row of X, computed in batches, dropout off."""
-        from .training import predict
+        from ..training import predict
 
         return predict(self, X, batch_size)
 
     def predict_classes(self, X, batch_size=None):
         """Class labels (argmax, or threshold 0.5 for one sigmoid output)."""
-        from .training import predict_classes
+        from ..training import predict_classes
 
         return predict_classes(self, X, batch_size)
 
     def predict_proba(self, X, batch_size=None):
         """Class probabilities, shape (n, n_classes), rows summing to 1."""
-        from .training import predict_proba
+        from ..training import predict_proba
 
         return predict_proba(self, X, batch_size)
 

@@ -20,11 +20,11 @@ import inspect
 
 import numpy as np
 
-from . import kernels, threads
+from .._fast import kernels, threads
+from ..errors import NotBuiltError
+from ..validation import check_number, check_positive_int
 from .activations import Activation, ReLU, get_activation
-from .errors import NotBuiltError
 from .init import DEFAULT_FOR_FAMILY, get_initializer
-from .validation import check_number, check_positive_int
 
 #: ReLU's methods as written: the fused loops stand in for these and nothing else.
 _STOCK_RELU = (ReLU.forward, ReLU.derivative, ReLU.backward)
@@ -122,7 +122,7 @@ class Dense(Layer):
     use_bias : bool, default True
         Whether to add b.
     init : str, optional
-        Weight initialiser name (see ``glassnet.init``); by default He for the ReLU
+        Weight initialiser name (see ``glassnet.nn.init``); by default He for the ReLU
         family and Glorot otherwise. Biases start at zero.
 
     Examples
@@ -213,7 +213,9 @@ class Dense(Layer):
         Z = np.matmul(A_prev, W.T, out=self._out("Z", (n, width), W.dtype, reuse))
         A = self._out("A", Z.shape, Z.dtype, reuse)
         fused = self._fused_relu()
-        if fused is not None:  # the two lines below in one pass (glassnet.kernels)
+        if (
+            fused is not None
+        ):  # the two lines below in one pass (glassnet._fast.kernels)
             A = np.empty_like(Z) if A is None else A
             b = self.params["b"] if self.use_bias else _nothing(Z)
             fused.bias_relu(Z, b, A, self.use_bias, _zero(Z))
@@ -248,7 +250,7 @@ class Dense(Layer):
         if fused is None or dA.dtype != Z.dtype or dA.shape != Z.shape:
             dZ = _chain(self.activation, dA, Z, self._A, dZ)  # dL/dZ = dA * g'(Z)
             return self.backward_from_z(dZ, need_input_grad, reuse=reuse)
-        # dL/dZ = dA * g'(Z) and dL/db = sum_i dZ_i in one pass (glassnet.kernels)
+        # dL/dZ = dA * g'(Z) and dL/db = sum_i dZ_i in one pass (glassnet._fast.kernels)
         dZ = np.empty_like(Z) if dZ is None else dZ
         db = self.grads["b"] if self.use_bias else _nothing(Z)
         fused.relu_backward(dA, Z, dZ, db, self.use_bias, _zero(Z))

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .losses import get_loss
-from .network import Sequential
-from .validation import check_input_matrix, check_same_length
+from ..nn.losses import get_loss
+from ..nn.network import Sequential
+from ..validation import check_input_matrix, check_same_length
 
 DEFAULT_TOLERANCE = 1e-6
 

@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import kernels
+from .._fast import kernels
+from ..validation import as_float_array
 from .activations import Activation, Sigmoid, Softmax
-from .validation import as_float_array
 
 # PyTorch's BCELoss clamps log() at -100 so that a prediction of exactly 0 or 1 gives a
 # large finite loss instead of inf; we do the same for the probability forms.
@@ -236,7 +236,7 @@ class CrossEntropyLoss(Loss):
             shifted = Z - Z.max(axis=1, keepdims=True)
             log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
             return -(Y * log_p).sum(axis=1)
-        # The same numbers with the per-row steps compiled (glassnet.kernels); exp
+        # The same numbers with the per-row steps compiled (glassnet._fast.kernels); exp
         # and log stay numpy's, whose last bits a compiled exp need not match.
         zero = Z.dtype.type(0)
         shifted = np.empty_like(Z)

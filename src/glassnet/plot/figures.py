@@ -27,9 +27,9 @@ import os
 
 import numpy as np
 
-from .layers import ActivationLayer, Dense, Dropout
-from .network import Sequential
-from .validation import check_input_matrix, check_positive_int
+from ..nn.layers import ActivationLayer, Dense, Dropout
+from ..nn.network import Sequential
+from ..validation import check_input_matrix, check_positive_int
 
 #: Colours: positive weights blue, negative red (colour-blind safe pair).
 POSITIVE, NEGATIVE = "#2166ac", "#b2182b"
@@ -65,7 +65,7 @@ def _finish(fig, path):
 def save(fig, path, dpi: int = 150) -> str:
     """Write ``fig`` to ``path`` (format from the extension), atomically: a temporary
     file in the same folder, then a rename, so a reader never sees half a PNG."""
-    from .io.atomic import atomic_write
+    from ..io.atomic import atomic_write
 
     path = os.fspath(path)
     fmt = os.path.splitext(path)[1].lstrip(".").lower() or "png"
@@ -479,7 +479,7 @@ def network(
                 )
     ax.set_xlim(-0.6, len(columns) - 0.4)
     ax.set_ylim(-top - 0.7, top + 1.6)
-    from .explaining.recorder import describe_network
+    from ..explaining.recorder import describe_network
 
     # Column labels sit above the plot area, one line each for layer, activation,
     # dropout: lift the title clear of the tallest one (about 12 points a line).

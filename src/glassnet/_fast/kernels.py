@@ -8,8 +8,8 @@ sizes. The loops here compute each element's whole update at once, with the
 intermediate values in registers.
 
 Each loop does the same floating-point operations, in the same order, as the numpy
-code it stands for (written beside it in ``glassnet.optim``, ``glassnet.layers``,
-``glassnet.activations`` and ``glassnet.losses``; numpy's pairwise row sums
+code it stands for (written beside it in ``glassnet.optim``, ``glassnet.nn.layers``,
+``glassnet.nn.activations`` and ``glassnet.nn.losses``; numpy's pairwise row sums
 included), so the results are bitwise the numpy ones (``tests/test_kernels.py``
 checks this): they change the speed, never the numbers. exp and log are never
 compiled here: numpy's own SIMD exp and log run between the row loops, since a
