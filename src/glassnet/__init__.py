@@ -11,10 +11,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import _moved
-
-_moved.install()  # the module paths from before the packages (glassnet.nn.layers, ...)
-
 from . import _moved, io, optim, training  # io: model files and checkpoints
 from ._fast import blas, kernels  # BLAS kernels; the compiled loops
 from ._fast.threads import get_num_threads, set_num_threads  # BLAS threads per product
@@ -155,6 +151,7 @@ __all__ = [
     "to_torch",
     "attacks",
     "blas",
+    "kernels",
     "get_activation",
     "get_initializer",
     "get_loss",
