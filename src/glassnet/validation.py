@@ -129,6 +129,29 @@ def check_same_length(X: np.ndarray, y, x_name: str = "X", y_name: str = "y") ->
         )
 
 
+def check_sample_weight(
+    sample_weight, n: int, name: str = "sample_weight", *, allow_all_zero=False
+) -> np.ndarray:
+    """Sample weights as float64 (n,): finite, non-negative and, unless
+    ``allow_all_zero``, not all zero (a weighted mean sum_i w_i L_i / sum_i w_i needs
+    sum_i w_i > 0)."""
+    try:
+        w = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"{name} must be numbers, one per sample; could not convert it: {error}"
+        ) from error
+    if w.shape != (n,):
+        raise ValueError(
+            f"{name} must have shape ({n},), one weight per sample, got {w.shape}"
+        )
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError(f"{name} must be finite and non-negative")
+    if not allow_all_zero and w.sum() <= 0:
+        raise ValueError(f"{name} must not be all zero")
+    return w
+
+
 def as_generator(seed) -> np.random.Generator:
     """A numpy Generator from an int seed, a Generator (used as is), or None."""
     if isinstance(seed, np.random.Generator):

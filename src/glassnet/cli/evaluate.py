@@ -16,6 +16,7 @@ from ..data.tabular import (
     load_model,
     target_column,
 )
+from ..nn.losses import default_loss
 from ..training import metrics
 from . import CliError
 from .predict import (
@@ -67,10 +68,7 @@ def add_parser(subparsers) -> None:
 
 def loss_name(net) -> str:
     """The loss glassnet train pairs with the output activation."""
-    activation = net.layers[-1].output_activation.name
-    return {"softmax": "cross_entropy", "sigmoid": "binary_crossentropy"}.get(
-        activation, "mse"
-    )
+    return default_loss(net.layers[-1].output_activation).name
 
 
 def run(args) -> int:

@@ -327,3 +327,22 @@ def get_loss(loss: str | Loss) -> Loss:
     raise TypeError(
         f"loss must be a name or a glassnet Loss, got {type(loss).__name__}"
     )
+
+
+def default_loss(output_activation: Activation | None) -> Loss:
+    """The loss that goes with an output activation, when none is named: the one
+    whose gradient fuses with it (dL/dZ = (A - Y)/n).
+
+    softmax -> cross-entropy, sigmoid -> binary cross-entropy, anything else -> mse.
+
+    Examples
+    --------
+    >>> from glassnet.nn.activations import Softmax
+    >>> default_loss(Softmax())
+    CrossEntropyLoss()
+    """
+    if isinstance(output_activation, Softmax):
+        return CrossEntropyLoss()
+    if isinstance(output_activation, Sigmoid):
+        return BinaryCrossEntropyLoss()
+    return MSELoss()

@@ -20,6 +20,7 @@ from ..validation import (
     check_dtype,
     check_input_matrix,
     check_same_length,
+    check_sample_weight,
 )
 from .layers import Dense, Layer, accepts, as_layer
 from .losses import Loss, get_loss
@@ -191,7 +192,7 @@ class Sequential:
         check_same_length(X, y)
         Y = self.prepare_targets(y, loss)
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X.shape[0])
+            sample_weight = check_sample_weight(sample_weight, X.shape[0])
         return loss, X, Y, sample_weight
 
     def loss_and_grad(
@@ -410,12 +411,3 @@ def _call(method, *args, **keywords):
         if value is None or value is False or not accepts(method, key):
             del keywords[key]
     return method(*args, **keywords)
-
-
-def _check_sample_weight(sample_weight, n: int) -> np.ndarray:
-    w = np.asarray(sample_weight, dtype=np.float64)
-    if w.shape != (n,):
-        raise ValueError(f"sample_weight must have shape ({n},), got {w.shape}")
-    if not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-        raise ValueError("sample_weight must be finite, non-negative and not all zero")
-    return w

@@ -46,14 +46,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..nn.activations import Sigmoid, Softmax
 from ..nn.losses import (
-    BinaryCrossEntropyLoss,
-    CrossEntropyLoss,
     Loss,
-    MSELoss,
     get_loss,
 )
+from ..nn.losses import default_loss as loss_for_output
 from ..nn.network import Sequential
 from ..validation import (
     as_generator,
@@ -72,12 +69,7 @@ def default_loss(net: Sequential) -> Loss:
 
     softmax -> cross_entropy, sigmoid -> binary_crossentropy, otherwise mse.
     """
-    activation = net.layers[-1].output_activation
-    if isinstance(activation, Softmax):
-        return CrossEntropyLoss()
-    if isinstance(activation, Sigmoid):
-        return BinaryCrossEntropyLoss()
-    return MSELoss()
+    return loss_for_output(net.layers[-1].output_activation)
 
 
 def check_eps(eps, name: str = "eps") -> float:

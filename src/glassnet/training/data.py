@@ -23,7 +23,7 @@ import numpy as np
 
 from ..data.datasets import split_indices
 from ..nn.losses import BinaryCrossEntropyLoss, CrossEntropyLoss
-from ..validation import check_input_matrix, check_same_length
+from ..validation import check_input_matrix, check_same_length, check_sample_weight
 
 #: Rows validated per chunk at fit's boundary (bounds memory for disk-backed X).
 _CHECK_CHUNK = 65536
@@ -171,19 +171,6 @@ class IterableBatches:
         Yb = self.net.prepare_targets(batch[1], self.loss)
         wb = check_sample_weight(batch[2], len(Xb)) if len(batch) == 3 else None
         return Xb, Yb, wb, None
-
-
-def check_sample_weight(sample_weight, n: int, name: str = "sample_weight"):
-    w = np.asarray(sample_weight, dtype=np.float64)
-    if w.shape != (n,):
-        raise ValueError(
-            f"{name} must have shape ({n},), one weight per sample, got {w.shape}"
-        )
-    if not np.isfinite(w).all() or (w < 0).any():
-        raise ValueError(f"{name} must be finite and non-negative")
-    if w.sum() <= 0:
-        raise ValueError(f"{name} must not be all zero")
-    return w
 
 
 def class_labels(Y: np.ndarray, loss) -> np.ndarray | None:

@@ -6,18 +6,16 @@ import numbers
 
 import numpy as np
 
-from ..nn.activations import Sigmoid, Softmax
-from ..nn.losses import get_loss
+from ..nn.losses import default_loss, get_loss
 from ..optim.optimizers import get_optimizer
 from ..optim.schedules import Schedule
-from ..validation import check_number, check_positive_int
+from ..validation import check_number, check_positive_int, check_sample_weight
 from .callbacks import Callback, CallbackList
 from .data import (
     ArrayBatches,
     IterableBatches,
     as_indexable,
     check_rows,
-    check_sample_weight,
     class_labels,
     class_weights_to_samples,
     validation_rows,
@@ -254,12 +252,7 @@ def _count(value, name: str) -> int:
 def _loss_for(net, loss):
     if loss is not None:
         return get_loss(loss)
-    activation = net.layers[-1].output_activation
-    if isinstance(activation, Softmax):
-        return get_loss("cross_entropy")
-    if isinstance(activation, Sigmoid):
-        return get_loss("binary_crossentropy")
-    return get_loss("mse")
+    return default_loss(net.layers[-1].output_activation)
 
 
 def _array_data(

@@ -9,8 +9,8 @@ import numpy as np
 
 from .._fast import threads
 from ..nn.losses import get_loss
-from ..validation import check_input_matrix, check_positive_int
-from .data import as_indexable, check_rows, check_sample_weight
+from ..validation import check_input_matrix, check_positive_int, check_sample_weight
+from .data import as_indexable, check_rows
 from .metrics import resolve_metrics
 from .tasks import output_task
 

@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ...nn.layers import Dense, Dropout
 from ...nn.network import Sequential
 from ...training import LambdaCallback
+from ...validation import check_sample_weight
 from .params import check_settings, draw_seed, new_optimizer
 from .penalty import L2Penalty
 
@@ -306,23 +307,11 @@ class BaseMLP(BaseEstimator):
 
 
 def _check_sample_weight(sample_weight, n: int):
-    """sample_weight as float64 (n,), finite and >= 0; None stays None."""
+    """sample_weight as float64 (n,), finite and >= 0; None stays None (all zero is
+    checked later, once class weights have multiplied in)."""
     if sample_weight is None:
         return None
-    try:
-        w = np.asarray(sample_weight, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise TypeError(
-            f"sample_weight must be numbers, one per sample; could not convert it: {error}"
-        ) from error
-    if w.shape != (n,):
-        raise ValueError(
-            f"sample_weight must have shape ({n},), one weight per sample, got shape "
-            f"{w.shape}"
-        )
-    if not np.isfinite(w).all() or (w < 0).any():
-        raise ValueError("sample_weight must be finite and non-negative")
-    return w
+    return check_sample_weight(sample_weight, n, allow_all_zero=True)
 
 
 def _nonzero_weights(w):
