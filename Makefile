@@ -1,11 +1,13 @@
 # Two entry points, each self-sufficient on a fresh machine:
 #   make demo   creates .venv, installs glassnet, runs the main job on a built-in example
 #   make test   creates .venv, installs glassnet with the dev extra, runs the whole suite
+# and three more: make lint (ruff), make bench (the training-speed benchmark), make
+# browser (headless Chromium for the HTML browser test; a step of make test).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test browser lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +25,14 @@ $(VENV)/.dev-installed: pyproject.toml | $(PY)
 demo: $(VENV)/.demo-installed
 	$(VENV)/bin/glassnet demo
 
+# browser is a listed step of test: it is what puts Chromium on the machine.
 test: $(VENV)/.dev-installed browser
 	$(PY) -m pytest src tests
 
-# Headless Chromium for the explain HTML test (tests/test_explain_browser.py): installed
-# only when missing and we are root; never fails the build (the test then skips).
-.PHONY: browser
+# Headless Chromium for the explain HTML test (tests/test_explain_browser.py), which
+# runs /usr/bin/chromium directly (no chromedriver, no selenium). Installs Debian's
+# chromium package only when it is missing and we are root; never fails the build
+# (without it the browser tests skip and say why).
 browser:
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then \
 	  echo "installing chromium for the HTML browser test (apt-get)"; \
@@ -38,8 +42,13 @@ browser:
 	fi; true
 
 lint: $(VENV)/.dev-installed
-	$(VENV)/bin/ruff check src tests benchmarks examples
-	$(VENV)/bin/ruff format --check src tests benchmarks examples
+	$(VENV)/bin/ruff check src tests benchmarks examples fuzz
+	$(VENV)/bin/ruff format --check src tests benchmarks examples fuzz
+
+# The training-speed table of BENCHMARKS.md: a few minutes, and meaningful only on a
+# quiet machine. It needs the dev extra (PyTorch and scikit-learn are the contenders).
+bench: $(VENV)/.dev-installed
+	$(PY) benchmarks/train_speed.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -1,7 +1,7 @@
 """Adversarial examples on sklearn's digits: measure, see, defend.
 
 Trains the same 64-64-10 network twice (plain, then with FGSM adversarial training),
-prints both robustness reports and saves the README's figures:
+prints both robustness reports and saves the figures of docs/robustness.md:
 
     python examples/robustness_digits.py [OUTPUT_DIR]     (default docs/images)
 """

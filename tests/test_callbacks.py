@@ -80,14 +80,29 @@ def test_callbacks_see_the_model_optimizer_and_params():
     assert seen["params"]["seed"] == 7 and seen["params"]["batch_size"] == 32
 
 
-def test_only_overridden_hooks_are_called():
-    class OnlyEpochs(gn.Callback):
-        def on_epoch_end(self, epoch, logs):
-            pass
+def test_only_overridden_hooks_are_called(monkeypatch):
+    """A hook a callback does not define is never called (the base class's hook
+    is replaced by a recorder here: it must stay silent through a whole fit)."""
+    inherited = []
+    monkeypatch.setattr(
+        gn.Callback, "on_batch_end", lambda self, step, logs: inherited.append(step)
+    )
 
-    hooks = CallbackList([OnlyEpochs()])
-    assert hooks.on_batch_end.__name__ == "_nothing"
-    assert hooks.on_epoch_end.__name__ == "on_epoch_end"
+    class OnlyEpochs(gn.Callback):
+        def __init__(self):
+            self.epochs = []
+
+        def on_epoch_end(self, epoch, logs):
+            self.epochs.append(epoch)
+
+    only = OnlyEpochs()
+    X, y = problem()
+    net().fit(X, y, epochs=2, batch_size=20, callbacks=[only], verbose=0)
+    assert len(only.epochs) == 2 and inherited == []
+    own = []
+    lambdas = gn.LambdaCallback(on_batch_end=lambda step, logs: own.append(step))
+    CallbackList([OnlyEpochs(), lambdas]).on_batch_end(5, {})
+    assert own == [5] and inherited == []  # the hook given as an attribute only
 
 
 def test_lambda_callback_rejects_unknown_hooks():

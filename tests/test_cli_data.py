@@ -19,6 +19,7 @@ import pytest
 import glassnet as gn
 from glassnet import tabular
 from glassnet.cli import main
+from glassnet.data import tables
 
 
 def run(argv, capsys):
@@ -362,7 +363,7 @@ def test_progress_for_loading_training_and_prediction_and_quiet(
 ):
     from glassnet.cli import predict
 
-    monkeypatch.setattr(tabular, "LARGE_FILE_BYTES", 100)
+    monkeypatch.setattr(tables, "LARGE_FILE_BYTES", 100)
     monkeypatch.setattr(predict, "LARGE_PREDICT_ROWS", 10)
     monkeypatch.setattr(predict, "PREDICT_CHUNK", 16)
     model, data = trained["model"], trained["csv"]

@@ -9,7 +9,7 @@ import pytest
 from sklearn import datasets as sk_datasets
 
 import glassnet as gn
-from glassnet.data.datasets import split_indices
+from glassnet.data.splits import split_indices
 
 GENERATED = {
     "moons": lambda seed: gn.datasets.moons(n_samples=101, seed=seed),

@@ -1,4 +1,5 @@
-"""Every bad input named in the core issue raises a clear error; the message is checked."""
+"""Every bad input a user can give the core API (shapes, types, names, values out of
+range, NaN) raises a clear error; the message is checked."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
+from glassnet.errors import GlassnetError, InputError, InputTypeError
 
 
 @pytest.fixture
@@ -183,3 +185,25 @@ def test_other_bad_arguments():
 def test_a_dense_layer_used_before_it_has_parameters():
     with pytest.raises(gn.NotBuiltError, match="put it in a gn.Sequential"):
         gn.Dense(2, 3).forward(np.zeros((1, 2)))
+
+
+@pytest.mark.parametrize(
+    ("error", "builtin"),
+    [
+        (InputError, ValueError),
+        (InputTypeError, TypeError),
+        (InputTypeError, ValueError),
+        (gn.StepGradientError, RuntimeError),
+        (gn.NotBuiltError, RuntimeError),
+        (gn.DivergenceError, FloatingPointError),
+    ],
+)
+def test_glassnet_errors_are_also_the_builtin_error_python_users_expect(error, builtin):
+    assert issubclass(error, GlassnetError) and issubclass(error, builtin)
+
+
+def test_a_bad_argument_is_an_input_error_naming_it():
+    with pytest.raises(InputError, match="epochs must be a positive"):
+        gn.Sequential(gn.Dense(2, 1), seed=0).fit(
+            np.zeros((4, 2)), np.zeros(4), epochs=0
+        )

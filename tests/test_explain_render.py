@@ -154,9 +154,10 @@ def test_cli_without_arguments_walks_seed_003(capsys):
         assert number in footer and number in walk
 
 
-def test_readme_shows_what_glassnet_explain_prints(capsys):
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    shown = readme.split("$ glassnet explain\n", 1)[1].split("```", 1)[0]
+def test_docs_show_what_glassnet_explain_prints(capsys):
+    page = Path(__file__).parent.parent / "docs" / "explain.md"
+    shown = page.read_text(encoding="utf-8").split("$ glassnet explain\n", 1)[1]
+    shown = shown.split("```", 1)[0]
     assert main(["explain"]) == 0
     assert shown == capsys.readouterr().out
 

@@ -13,19 +13,7 @@ from hypothesis import strategies as st
 
 import glassnet as gn
 from glassnet.io import container
-
-ACTIVATION_CHOICES = [
-    "identity",
-    "sigmoid",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "elu",
-    "gelu",
-    "softplus",
-    "softmax",
-    "step",
-]
+from netcases import ALL_ACTIVATIONS
 
 
 # -- helpers ------------------------------------------------------------------------
@@ -80,7 +68,7 @@ def networks(draw):
         kind = draw(st.sampled_from(["dense", "dense", "activation", "dropout"]))
         if kind == "dense" or not layers:
             out = draw(st.integers(1, 6))
-            name = draw(st.sampled_from(ACTIVATION_CHOICES))
+            name = draw(st.sampled_from(ALL_ACTIVATIONS))
             activation = {
                 "leaky_relu": gn.LeakyReLU(draw(st.floats(0.001, 0.5))),
                 "elu": gn.ELU(draw(st.floats(0.1, 2.0))),
@@ -96,7 +84,7 @@ def networks(draw):
             )
             width = out
         elif kind == "activation":
-            layers.append(gn.get_activation(draw(st.sampled_from(ACTIVATION_CHOICES))))
+            layers.append(gn.get_activation(draw(st.sampled_from(ALL_ACTIVATIONS))))
         else:
             layers.append(gn.Dropout(draw(st.floats(0.0, 0.9))))
     return gn.Sequential(*layers, dtype=dtype, seed=draw(st.integers(0, 2**32)))
@@ -428,8 +416,34 @@ def test_load_of_a_checkpoint_gives_its_network(tmp_path):
         gn.load_checkpoint(gn.save(net, tmp_path / "m.safetensors"))
 
 
-def test_error_is_a_value_error():
-    assert issubclass(gn.ModelFormatError, ValueError)
+def test_every_bad_file_is_caught_by_except_value_error(tmp_path):
+    """Callers that guard a load with ``except ValueError`` (as for any bad input)
+    catch every kind of bad file, from every entry point, with its own message."""
+    data = gn.io.to_bytes(small_net())
+    flipped = bytearray(data)
+    flipped[-1] ^= 0x01
+    bad = {
+        "short": (b"abc", "shorter than the 8-byte header length"),
+        "pickle": (b"\x80\x04\x95" + bytes(40), "starts like a Python pickle"),
+        "truncated": (data[:-3], "truncated, or junk appended"),
+        "flipped": (bytes(flipped), "checksum mismatch"),
+    }
+    loaders = {
+        "gn.load": gn.load,
+        "gn.load_checkpoint": gn.load_checkpoint,
+        "gn.io.from_bytes": lambda path: gn.io.from_bytes(path.read_bytes()),
+    }
+    for kind, (content, expected) in bad.items():
+        path = tmp_path / f"{kind}.safetensors"
+        path.write_bytes(content)
+        for name, load in loaders.items():
+            try:
+                load(path)
+            except ValueError as error:
+                assert type(error) is gn.ModelFormatError, (kind, name)
+                assert expected in str(error), (kind, name)
+            else:
+                raise AssertionError(f"{name} loaded the {kind} file")
 
 
 # -- glassnet info ----------------------------------------------------------------------

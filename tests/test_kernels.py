@@ -11,6 +11,7 @@ import pytest
 
 import glassnet as gn
 from glassnet import kernels
+from netcases import OPTIMIZER_NAMES
 
 pytest.importorskip("numba", reason="numba is in the dev extra (glassnet[fast])")
 
@@ -174,7 +175,9 @@ def test_cross_entropy_targets_of_another_shape_are_numpys_business():
 
 @pytest.mark.parametrize(
     "name, loop",
-    [("adam", "adam"), ("adamw", "adam"), ("sgd", "sgd"), ("rmsprop", "rmsprop")],
+    # every registered optimizer, and the compiled loop it runs (AdamW: Adam's, after
+    # its decoupled weight decay)
+    [(name, {"adamw": "adam"}.get(name, name)) for name in OPTIMIZER_NAMES],
 )
 def test_the_fused_loop_runs_when_enabled(monkeypatch, name, loop):
     """Not only equal: the compiled loop is what updates theta (a stand-in that

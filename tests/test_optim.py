@@ -175,7 +175,7 @@ def test_clip_norm_matches_torch_clip_grad_norm():
 
 def test_torch_defaults_are_ours():
     """Each default hyperparameter equals torch.optim's (lr excepted for SGD, whose
-    default is the issue's 0.01)."""
+    default here is 0.01, as in Keras, where torch's is 1e-3)."""
     p = [torch.nn.Parameter(torch.zeros(1))]
     adam = torch.optim.Adam(p).defaults
     assert gn.Adam().config() == {

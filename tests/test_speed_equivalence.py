@@ -7,8 +7,13 @@ for every operation, Adam per tensor exactly as in the paper), trains the same
 network on the same batches; the weights must agree to float32 rounding (float64:
 to 1e-12). Also: the reusing path gives bitwise the gradients of loss_and_grad, the
 public forward still returns new arrays, memmaps, other dtypes and batch iterables
-train to bitwise the same weights as an in-memory float32 array, and the thread rule
-can be fixed and restores the library's setting.
+train to bitwise the same weights as an in-memory float32 array.
+
+Threads: with the library at 2 BLAS threads (and the machine reported idle), fit's
+rule runs the big products on 2 threads and the middle-sized ones on 1, read back
+from the library during the run; the weights still agree with the reference run on 2
+threads throughout, to rounding (thread counts may change the last bits, so not
+bitwise). A fixed count is used for every product and the setting restored after.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import pickle
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import glassnet as gn
 from glassnet._fast import threads
@@ -251,45 +256,149 @@ def blas_threads():
     return min(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
 
 
-def test_fixed_thread_count_is_used_in_fit_and_the_setting_restored_after():
-    X, y = problem(n=64, n_in=200)
-    net = mlp("float32", sizes=(200, 128, 10))
+@pytest.fixture
+def two_blas_threads():
+    """The library at 2 BLAS threads for the test (skipped where BLAS cannot run 2):
+    the thread rule then has two counts to choose from, so the comparisons below
+    are between different code paths of OpenBLAS, never the same one twice."""
+    with threadpool_limits(limits=2, user_api="blas"):
+        if blas_threads() != 2:
+            pytest.skip("the BLAS here cannot run 2 threads")
+        yield
+
+
+@pytest.fixture
+def idle_machine(monkeypatch):
+    """The load measurement reports every core free, so the rule's choice for big
+    products is the library's limit (2) whatever else runs on the machine."""
+    with threads.managed():  # creates the library handle the rule keeps
+        pass
+    monkeypatch.setattr(threads, "_free_cores", lambda before, after: 2.0)
+    monkeypatch.setattr(threads._blas, "free", 2.0)
+
+
+@pytest.fixture
+def thread_log(monkeypatch):
+    """(m k n, BLAS threads in force) for every product the layers announce: the
+    count is read back from the library itself, after the rule has set it."""
+    log = []
+    choose = threads.for_product
+
+    def logged(m, k, n):
+        choose(m, k, n)
+        if threads._depth:  # inside fit/predict/evaluate, where the rule applies
+            log.append((m * k * n, threads._blas.get()))
+
+    monkeypatch.setattr(threads, "for_product", logged)
+    return log
+
+
+# 64 rows by 400 -> 256 -> 32 -> 10, per product (multiply-adds, rule's choice):
+# 400 x 256 layer 6,553,600 >= SMALL: min(limit, free cores) = 2 threads;
+# 256 x 32 layer 524,288, between SPLIT and SMALL: 1 thread;
+# 32 x 10 layer 20,480 <= SPLIT: left as it is.
+RULE_SIZES = (400, 256, 32, 10)
+
+
+@pytest.mark.parametrize(
+    "dtype, rtol, atol", [("float64", 1e-12, 1e-14), ("float32", 2e-5, 2e-6)]
+)
+def test_fit_under_the_thread_rule_matches_the_plain_loop_on_one_count(
+    dtype, rtol, atol, two_blas_threads, idle_machine, thread_log
+):
+    """fit switches between 1 and 2 threads product by product; the reference runs
+    every product on the library's 2. Thread counts may change the last bits
+    (OpenBLAS splits the work differently), so the weights agree to rounding."""
+    X, y = problem(n=256, n_in=RULE_SIZES[0], k=RULE_SIZES[-1])
+    X = X.astype(dtype)
+    net = mlp(dtype, sizes=RULE_SIZES)
+    Ws = [layer.W.copy() for layer in net.layers]
+    bs = [layer.b.copy() for layer in net.layers]
+    net.fit(X, y, optimizer=gn.Adam(lr=1e-3), epochs=2, batch_size=64, seed=5,
+            verbose=0)  # fmt: skip
+    big = {count for size, count in thread_log if size >= threads.SMALL}
+    small = {
+        count for size, count in thread_log if threads.SPLIT < size < threads.SMALL
+    }
+    assert big == {2} and small == {1}  # the rule really switched, every step
+    assert blas_threads() == 2  # and put the library's count back
+    want_W, want_b = reference_fit(Ws, bs, X, y, epochs=2, batch=64, seed=5, lr=1e-3)
+    for layer, W, b in zip(net.layers, want_W, want_b, strict=True):
+        np.testing.assert_allclose(layer.W, W, rtol=rtol, atol=atol)
+        np.testing.assert_allclose(layer.b, b, rtol=rtol, atol=atol)
+    moved = max(
+        np.abs(layer.W - W0).max() for layer, W0 in zip(net.layers, Ws, strict=True)
+    )
+    assert moved > 1e-3  # 8 Adam steps of lr 1e-3: the weights really changed
+
+
+@pytest.mark.parametrize("fixed", [1, 2])
+def test_fixed_thread_count_is_used_in_fit_and_the_setting_restored_after(
+    fixed, two_blas_threads, thread_log
+):
+    X, y = problem(n=64, n_in=RULE_SIZES[0], k=RULE_SIZES[-1])
+    net = mlp("float32", sizes=RULE_SIZES)
     during = []
 
     class Look(gn.Callback):
         def on_batch_end(self, step, logs):
             during.append(blas_threads())
 
-    before = blas_threads()
     try:
-        gn.set_num_threads(1)
-        assert gn.get_num_threads() == 1
-        net.fit(X, y % 10, epochs=1, batch_size=64, callbacks=[Look()], verbose=0)
+        gn.set_num_threads(fixed)
+        assert gn.get_num_threads() == fixed
+        net.fit(X, y, epochs=1, batch_size=64, callbacks=[Look()], verbose=0)
     finally:
         gn.set_num_threads(None)
-    assert during == [1]
-    assert blas_threads() == before
+    assert during == [fixed]
+    # every product the library could split ran on the fixed count, the 1-thread
+    # sizes of the rule included
+    assert {count for size, count in thread_log if size > threads.SPLIT} == {fixed}
+    assert blas_threads() == 2
 
 
-def test_small_products_run_on_one_thread_under_the_rule():
+def test_fixed_counts_of_1_and_2_threads_train_to_the_same_weights(two_blas_threads):
+    """The same float64 fit on 1 and on 2 threads: equal to rounding."""
+    X, y = problem(n=128, n_in=RULE_SIZES[0], k=RULE_SIZES[-1])
+    nets = {}
+    for fixed in (1, 2):
+        nets[fixed] = mlp("float64", sizes=RULE_SIZES)
+        try:
+            gn.set_num_threads(fixed)
+            nets[fixed].fit(X, y, optimizer=gn.Adam(lr=1e-3), epochs=2, batch_size=64,
+                            verbose=0)  # fmt: skip
+        finally:
+            gn.set_num_threads(None)
+    np.testing.assert_allclose(
+        nets[1].flat_params, nets[2].flat_params, rtol=1e-12, atol=1e-14
+    )
+    assert not np.array_equal(
+        nets[1].flat_params, mlp("float64", RULE_SIZES).flat_params
+    )
+
+
+def test_small_products_run_on_one_thread_under_the_rule(two_blas_threads):
     with threads.managed():
         threads.for_product(64, 128, 64)  # 524,288 multiply-adds: SPLIT < m k n < SMALL
         assert blas_threads() == 1
+    assert blas_threads() == 2  # restored when the section ends
 
 
-def test_products_openblas_never_splits_leave_the_count_alone():
+def test_products_openblas_never_splits_leave_the_count_alone(two_blas_threads):
     """At most SPLIT multiply-adds OpenBLAS runs on one thread anyway: no switch."""
     gn.set_num_threads(2)
     try:
         with threads.managed():
-            threads.for_product(64, 784, 256)
-            count = blas_threads()
-            if count < 2:
-                pytest.skip("the BLAS here runs one thread at most")
+            threads.for_product(64, 128, 64)  # the rule's 1-thread size: fixed to 2
+            assert blas_threads() == 2
+            gn.set_num_threads(1)
             threads.for_product(32, 128, 10)  # 40,960 multiply-adds <= SPLIT
-            assert blas_threads() == count
+            assert blas_threads() == 2  # a fixed 1 would have switched: left alone
+            threads.for_product(64, 128, 64)
+            assert blas_threads() == 1  # while a splittable product does switch
     finally:
         gn.set_num_threads(None)
+    assert blas_threads() == 2
 
 
 def test_free_cores_subtracts_other_processes_load():

@@ -13,6 +13,7 @@ from glassnet.tabular import DataError, Preprocessing
 
 import glassnet as gn
 from glassnet import tabular
+from glassnet.data import tables
 
 ROWS = [
     ("1.5", "10", "red", "cat"),
@@ -131,8 +132,8 @@ def test_large_files_are_read_in_chunks_with_progress(tmp_path, monkeypatch):
         [tuple(repr(float(v)) for v in row) for row in X],
     )
     whole = tabular.read_table(tmp_path / "big.csv", progress=True)  # below threshold
-    monkeypatch.setattr(tabular, "LARGE_FILE_BYTES", 100)
-    monkeypatch.setattr(tabular, "CSV_CHUNK_ROWS", 5000)
+    monkeypatch.setattr(tables, "LARGE_FILE_BYTES", 100)
+    monkeypatch.setattr(tables, "CSV_CHUNK_ROWS", 5000)
     stream = io.StringIO()
     chunked = tabular.read_table(tmp_path / "big.csv", progress=True, stream=stream)
     assert stream.getvalue().splitlines()[-1].endswith("big.csv: 100%")
@@ -150,7 +151,7 @@ def test_large_parquet_files_are_read_by_row_group_with_progress(tmp_path, monke
     pytest.importorskip("pyarrow")
     frame = pd.DataFrame({"a": np.arange(100.0), "y": ["p", "q"] * 50})
     frame.to_parquet(tmp_path / "big.parquet", row_group_size=10)
-    monkeypatch.setattr(tabular, "LARGE_FILE_BYTES", 10)
+    monkeypatch.setattr(tables, "LARGE_FILE_BYTES", 10)
     stream = io.StringIO()
     table = tabular.read_table(tmp_path / "big.parquet", progress=True, stream=stream)
     assert "big.parquet: 100%" in stream.getvalue()

@@ -404,7 +404,11 @@ def test_validation_data_and_metric_names():
         "loss", "accuracy", "top2_accuracy", "f1", "val_loss", "val_accuracy",
         "val_top2_accuracy", "val_f1", "lr", "epoch_time",
     ]  # fmt: skip
-    result = net.evaluate(Xv, yv)  # loss and metrics of the last fit
+    # the loss and metrics of the run, as its History records them
+    result = net.evaluate(
+        Xv, yv, loss=history.config.loss, metrics=history.config.metrics
+    )
+    assert history.history["val_loss"][-1] == result["loss"]
     assert history.history["val_f1"][-1] == result["f1"]
     assert result["top2_accuracy"] == gn.metrics.top_k_accuracy(
         yv, net.predict(Xv), k=2
@@ -558,10 +562,12 @@ def test_binary_and_logit_outputs_give_scikit_learn_probabilities():
     np.testing.assert_allclose(binary.predict_proba(X), np.stack([1 - p, p], axis=1))
     assert binary.predict_classes(X).tolist() == (p >= 0.5).astype(int).tolist()
     logits = gn.Sequential(gn.Dense(3, 3), dtype="float64", seed=0)
-    logits.fit(X, y, loss=gn.CrossEntropyLoss(from_logits=True), verbose=0)
+    history = logits.fit(X, y, loss=gn.CrossEntropyLoss(from_logits=True), verbose=0)
     Z = logits.forward(X)
     expected = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(logits.predict_proba(X), expected, rtol=1e-12)
+    # the outputs are logits: the loss the run trained with says so
+    probabilities = gn.training.predict_proba(logits, X, loss=history.config.loss)
+    np.testing.assert_allclose(probabilities, expected, rtol=1e-12)
 
 
 def test_evaluate_matches_the_loss_computed_directly():
@@ -577,9 +583,9 @@ def test_evaluate_matches_the_loss_computed_directly():
     "call, error, message",
     [
         (
-            lambda net: net.evaluate(np.zeros((2, 3)), [0, 1]),
+            lambda net: net.evaluate(np.zeros((2, 3)), [0, 1, 2]),
             ValueError,
-            "evaluate needs loss=",
+            "X and y have different numbers of samples: 2 and 3",
         ),
         (
             lambda net: net.predict(np.zeros((2, 4))),

@@ -9,11 +9,10 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from . import _moved, io, optim, training  # io: model files and checkpoints
 from ._fast import blas, kernels  # BLAS kernels; the compiled loops
 from ._fast.threads import get_num_threads, set_num_threads  # BLAS threads per product
+from ._version import __version__
 from .data import datasets
 from .errors import DivergenceError, NotBuiltError, StepGradientError
 from .explaining import (
@@ -22,7 +21,7 @@ from .explaining import (
 )
 from .explaining.gradcheck import GradcheckReport, gradcheck
 from .interop import export_onnx, from_torch, to_torch  # onnx/torch imported on call
-from .io import ModelFormatError, load, load_checkpoint, save, save_checkpoint
+from .io import ModelFormatError, load, save
 from .nn.activations import (
     ACTIVATIONS,
     ELU,
@@ -78,6 +77,7 @@ from .training import (
     ModelCheckpoint,
     metrics,
 )
+from .training.checkpoint import load_checkpoint, save_checkpoint
 
 __all__ = [
     "explain",
@@ -170,7 +170,7 @@ _moved.install()
 _LAZY_SUBMODULES = {
     "plot": "glassnet.plot",
     "sklearn": "glassnet.interop.sklearn",
-    "tabular": "glassnet.data.tabular",
+    "tabular": "glassnet.cli.tabular",
 }
 
 

@@ -22,7 +22,7 @@ PUBLIC = {
     "glassnet.kernels": "glassnet._fast.kernels",
     "glassnet.schedules": "glassnet.optim.schedules",
     "glassnet.sklearn": "glassnet.interop.sklearn",
-    "glassnet.tabular": "glassnet.data.tabular",
+    "glassnet.tabular": "glassnet.cli.tabular",
     "glassnet.worked_example": "glassnet.explaining.worked_example",
 }
 

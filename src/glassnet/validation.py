@@ -1,5 +1,9 @@
 """Checks at the library's boundaries: every message names the argument, what was
-expected and what was received. Nothing here runs inside the training hot loop."""
+expected and what was received. Nothing here runs inside the training hot loop.
+
+A bad value raises ``glassnet.errors.InputError`` (a ``ValueError``), a value of the
+wrong type ``InputTypeError`` (a ``TypeError``): both are ``GlassnetError``, so the
+command line reports them as the user's mistake, not as a bug."""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ import numbers
 
 import numpy as np
 
-from ._fast import kernels
+from ._fast import ops
+from .errors import InputError, InputTypeError
 
 FLOAT_DTYPES = ("float32", "float64")
 
@@ -17,19 +22,19 @@ def check_dtype(dtype) -> np.dtype:
     try:
         resolved = np.dtype(dtype)
     except TypeError as error:
-        raise TypeError(
+        raise InputTypeError(
             f"dtype must be 'float32' or 'float64', got {dtype!r}"
         ) from error
     if resolved.name not in FLOAT_DTYPES:
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {resolved.name!r}")
+        raise InputError(f"dtype must be 'float32' or 'float64', got {resolved.name!r}")
     return resolved
 
 
 def check_positive_int(value, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+        raise InputTypeError(f"{name} must be a positive integer, got {value!r}")
     if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value}")
+        raise InputError(f"{name} must be a positive integer, got {value}")
     return int(value)
 
 
@@ -38,10 +43,10 @@ def check_number(
 ):
     """A real number inside [low, high] (or open ends where asked)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
+        raise InputTypeError(f"{name} must be a number, got {value!r}")
     value = float(value)
     if not np.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
+        raise InputError(f"{name} must be finite, got {value}")
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
     if too_low or too_high:
@@ -49,7 +54,7 @@ def check_number(
         right = ")" if high_open else "]"
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
-        raise ValueError(f"{name} must be in {left}{lo}, {hi}{right}, got {value:g}")
+        raise InputError(f"{name} must be in {left}{lo}, {hi}{right}, got {value:g}")
     return value
 
 
@@ -61,12 +66,12 @@ def as_float_array(data, name: str, dtype, *, ndim: int | None = None) -> np.nda
         try:
             array = np.asarray(data, dtype=dtype)
         except (TypeError, ValueError) as error:
-            raise TypeError(
+            raise InputTypeError(
                 f"{name} must be numeric (convertible to {np.dtype(dtype).name}); "
                 f"could not convert it: {error}"
             ) from error
     if ndim is not None and array.ndim != ndim:
-        raise ValueError(
+        raise InputError(
             f"{name} must be {ndim}-D, got an array of shape {array.shape}"
         )
     check_finite(array, name)
@@ -81,10 +86,10 @@ _LARGE = 1 << 20
 
 def all_finite(array: np.ndarray) -> bool:
     """Whether no element of ``array`` is NaN or inf."""
-    if array.size >= _LARGE and array.dtype.char in "fd" and array.flags.c_contiguous:
-        loops = kernels.get_if_loaded()
-        if loops is not None:  # np.asarray: a memmap as a plain view for numba
-            return bool(loops.all_finite(np.asarray(array).reshape(-1)))
+    if array.size >= _LARGE:
+        finite = ops.all_finite(array)  # one compiled pass, if the loops are loaded
+        if finite is not None:
+            return finite
     return bool(np.isfinite(array).all())
 
 
@@ -92,7 +97,7 @@ def check_finite(array: np.ndarray, name: str) -> None:
     if not all_finite(array):
         kind = "NaN" if np.isnan(array).any() else "inf"
         where = np.argwhere(~np.isfinite(array))[0]
-        raise ValueError(
+        raise InputError(
             f"Input {name} contains {kind} (first at index {tuple(int(i) for i in where)}); "
             "remove or impute those values first"
         )
@@ -107,13 +112,13 @@ def check_input_matrix(
         # A single sample written as a vector: treat it as a batch of one row.
         X = X.reshape(1, -1)
     if X.ndim != 2:
-        raise ValueError(
+        raise InputError(
             f"{name} must be 2-D with shape (n_samples, n_features), got shape {X.shape}"
         )
     if X.shape[0] == 0:
-        raise ValueError(f"{name} has no samples (shape {X.shape})")
+        raise InputError(f"{name} has no samples (shape {X.shape})")
     if in_features is not None and X.shape[1] != in_features:
-        raise ValueError(
+        raise InputError(
             f"{name} has {X.shape[1]} features per sample (shape {X.shape}) but the "
             f"first layer expects in_features={in_features}"
         )
@@ -123,7 +128,7 @@ def check_input_matrix(
 def check_same_length(X: np.ndarray, y, x_name: str = "X", y_name: str = "y") -> None:
     n_y = len(y)
     if X.shape[0] != n_y:
-        raise ValueError(
+        raise InputError(
             f"{x_name} and {y_name} have different numbers of samples: "
             f"{X.shape[0]} and {n_y}"
         )
@@ -138,17 +143,17 @@ def check_sample_weight(
     try:
         w = np.asarray(sample_weight, dtype=np.float64)
     except (TypeError, ValueError) as error:
-        raise TypeError(
+        raise InputTypeError(
             f"{name} must be numbers, one per sample; could not convert it: {error}"
         ) from error
     if w.shape != (n,):
-        raise ValueError(
+        raise InputError(
             f"{name} must have shape ({n},), one weight per sample, got {w.shape}"
         )
     if not np.isfinite(w).all() or (w < 0).any():
-        raise ValueError(f"{name} must be finite and non-negative")
+        raise InputError(f"{name} must be finite and non-negative")
     if not allow_all_zero and w.sum() <= 0:
-        raise ValueError(f"{name} must not be all zero")
+        raise InputError(f"{name} must not be all zero")
     return w
 
 
@@ -160,6 +165,8 @@ def as_generator(seed) -> np.random.Generator:
         isinstance(seed, numbers.Integral) and not isinstance(seed, bool)
     ):
         if seed is not None and seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed}")
+            raise InputError(f"seed must be a non-negative integer, got {seed}")
         return np.random.default_rng(seed)
-    raise TypeError(f"seed must be an int, a numpy Generator or None, got {seed!r}")
+    raise InputTypeError(
+        f"seed must be an int, a numpy Generator or None, got {seed!r}"
+    )

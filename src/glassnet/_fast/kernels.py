@@ -8,13 +8,15 @@ sizes. The loops here compute each element's whole update at once, with the
 intermediate values in registers.
 
 Each loop does the same floating-point operations, in the same order, as the numpy
-code it stands for (written beside it in ``glassnet.optim``, ``glassnet.nn.layers``,
-``glassnet.nn.activations`` and ``glassnet.nn.losses``; numpy's pairwise row sums
-included), so the results are bitwise the numpy ones (``tests/test_kernels.py``
-checks this): they change the speed, never the numbers. exp and log are never
-compiled here: numpy's own SIMD exp and log run between the row loops, since a
-compiled one can differ from numpy's in the last bit. Loops run on one core: a second set of
-threads next to OpenBLAS's fights it for the two cores (measured in BENCHMARKS.md).
+code it stands for (in ``glassnet.optim``, ``glassnet.nn.layers``,
+``glassnet.nn.activations`` and ``glassnet.nn.losses``, under a decorator of
+``glassnet._fast.ops`` naming the loop; numpy's pairwise row sums included), so the
+results are bitwise the numpy ones (``tests/test_kernels.py`` checks this): they
+change the speed, never the numbers. ``glassnet._fast.ops`` decides when a loop runs,
+``glassnet._fast.fused`` packs its arguments. exp and log are never compiled here:
+numpy's own SIMD exp and log run between the row loops, since a compiled one can
+differ from numpy's in the last bit. Loops run on one core: a second set of threads
+next to OpenBLAS's fights it for the two cores (measured in BENCHMARKS.md).
 
 numba is optional (``pip install glassnet[fast]``). Without it, after
 ``kernels.enable(False)``, or with ``GLASSNET_KERNELS=0`` in the environment, the numpy

@@ -151,8 +151,8 @@ def load_data_file(path: str, target: str, net, record=None) -> AttackData:
     """DATA --target COLUMN: the model's feature columns of DATA, raw (not
     standardised), and the labels of column ``target`` (class indices, encoded with
     the record's class labels when the model has a preprocessing record)."""
-    from ..data.tabular import DataError, check_rows, encode_labels, target_column
     from .predict import raw_features, read_data
+    from .tabular import DataError, check_rows, encode_labels, target_column
 
     table = read_data(path, quiet=False)
     check_rows(table, 1, "an attack")
@@ -190,7 +190,7 @@ def load_data(args, net=None, record=None) -> AttackData:
 
 # -- run ---------------------------------------------------------------------------------
 def run(args) -> int:
-    from ..data.tabular import fold_standardization, load_model
+    from .tabular import fold_standardization, load_model
 
     net, record, _ = load_model(args.model)
     data = load_data(args, net, record)

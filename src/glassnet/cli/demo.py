@@ -10,7 +10,7 @@ from ..data import datasets
 from ..explaining.worked_example import seed003_example
 from ..nn.layers import Dense, Dropout
 from ..nn.network import Sequential
-from ..optim.optimizers import AdamW
+from ..optim import AdamW
 from ..optim.schedules import CosineLR
 from ..training import metrics
 from . import CliError
@@ -50,7 +50,7 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     if args.epochs is not None and args.epochs < 1:
-        raise ValueError(f"--epochs must be a positive integer, got {args.epochs}")
+        raise CliError(f"--epochs must be a positive integer, got {args.epochs}")
     seed003_walk()
     problem = load(args.dataset)
     net, history, X_test = train(problem, args.epochs or problem["epochs"], args.seed)

@@ -9,13 +9,6 @@ import math
 
 import numpy as np
 
-from ..data.tabular import (
-    DataError,
-    check_rows,
-    encode_labels,
-    load_model,
-    target_column,
-)
 from ..nn.losses import default_loss
 from ..training import metrics
 from . import CliError
@@ -26,6 +19,13 @@ from .predict import (
     model_inputs,
     outputs,
     read_data,
+)
+from .tabular import (
+    DataError,
+    check_rows,
+    encode_labels,
+    load_model,
+    target_column,
 )
 
 DESCRIPTION = """\

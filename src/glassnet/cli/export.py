@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.tabular import load_model
 from ..interop.onnx_export import DEFAULT_OPSET, INPUT_NAME, OUTPUT_NAME, export_onnx
 from . import CliError
+from .tabular import load_model
 
 FORMATS = ("onnx",)
 

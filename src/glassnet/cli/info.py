@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..data.tabular import DataError, Preprocessing
 from ..io import describe, load
 from . import CliError
+from .tabular import DataError, Preprocessing
 
 
 def add_parser(subparsers) -> None:

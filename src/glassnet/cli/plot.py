@@ -171,7 +171,7 @@ def _model_and_data(args):
         return net, X, y
     from ..nn.layers import Dense
     from ..nn.network import Sequential
-    from ..optim.optimizers import Adam
+    from ..optim import Adam
 
     if args.epochs < 1:
         raise CliError(f"--epochs must be at least 1, got {args.epochs}")

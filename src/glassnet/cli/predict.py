@@ -15,7 +15,9 @@ import sys
 
 import numpy as np
 
-from ..data.tabular import (
+from ..io import atomic_write
+from . import CliError
+from .tabular import (
     DataError,
     Progress,
     Table,
@@ -24,8 +26,6 @@ from ..data.tabular import (
     load_model,
     read_table,
 )
-from ..io import atomic_write
-from . import CliError
 
 #: Rows per forward pass; above LARGE_PREDICT_ROWS rows a progress line is shown.
 PREDICT_CHUNK = 65536

@@ -8,8 +8,8 @@ import json
 import os
 import platform
 
-from .. import __version__
 from .._fast import blas, kernels, threads
+from .._version import __version__
 
 
 def add_parser(subparsers) -> None:

@@ -15,12 +15,21 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..data import datasets
-from ..data.tabular import (
+from ..io import latest_checkpoint, save
+from ..nn.activations import get_activation
+from ..nn.layers import Dense
+from ..nn.network import Sequential
+from ..optim import OPTIMIZERS, get_optimizer
+from ..training import ModelCheckpoint
+from ..training.checkpoint import load_checkpoint, save_checkpoint
+from . import CliError
+from .tabular import (
     DataError,
     Preprocessing,
     Table,
@@ -32,13 +41,6 @@ from ..data.tabular import (
     read_table,
     select,
 )
-from ..io import latest_checkpoint, load_checkpoint, save, save_checkpoint
-from ..nn.activations import get_activation
-from ..nn.layers import Dense
-from ..nn.network import Sequential
-from ..optim.optimizers import OPTIMIZERS, get_optimizer
-from ..training import ModelCheckpoint
-from . import CliError
 
 DATASETS = ("digits", "iris", "wine", "breast_cancer", "moons", "spirals", "xor")
 LOSSES = ("auto", "cross_entropy", "binary_crossentropy", "mse")
@@ -228,6 +230,14 @@ def _given(args) -> dict:
 
 
 def _check_args(args) -> None:
+    """The options' own checks, before any file is read (argparse checked the types)."""
+    _check_checkpoint_options(args)
+    _check_data_options(args)
+    _check_numbers(args)
+    _check_activations(args)
+
+
+def _check_checkpoint_options(args) -> None:
     if args.every is not None and not args.checkpoint_dir:
         raise CliError("--every needs --checkpoint-dir DIR")
     if args.resume and not args.checkpoint_dir:
@@ -236,12 +246,18 @@ def _check_args(args) -> None:
         )
     if args.every is not None and args.every < 1:
         raise CliError(f"--every must be a positive integer, got {args.every}")
+
+
+def _check_data_options(args) -> None:
     if args.data and args.dataset:
         raise CliError("give either DATA or --dataset, not both")
     if args.data and not args.target and not args.resume:
         raise CliError(
             f"DATA ({args.data}) needs --target COLUMN, the column to predict"
         )
+
+
+def _check_numbers(args) -> None:
     for key in ("epochs", "batch_size"):
         value = getattr(args, key)
         if value is not None and value < 1:
@@ -254,12 +270,14 @@ def _check_args(args) -> None:
         raise CliError(f"--val-split must be in [0, 1), got {args.val_split}")
     if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
         raise CliError(f"--lr must be a positive number, got {args.lr}")
-    if args.activation is not None:
-        for name in args.activation:
-            try:
-                get_activation(name)
-            except (ValueError, KeyError, TypeError) as error:
-                raise CliError(f"--activation: {error}") from None
+
+
+def _check_activations(args) -> None:
+    for name in args.activation or ():
+        try:
+            get_activation(name)
+        except (ValueError, KeyError, TypeError) as error:
+            raise CliError(f"--activation: {error}") from None
 
 
 def _resolve(args, stored: dict | None) -> dict:
@@ -383,7 +401,54 @@ def split(n: int, val_split: float, labels, seed: int):
         raise CliError(f"--val-split {val_split}: {error}") from None
 
 
-# -- the network -------------------------------------------------------------------------
+@dataclass
+class TrainingData:
+    """What one run trains on: the standardised training rows, the validation rows,
+    and what the model file records about them."""
+
+    table: Table
+    features: list[str]
+    task: str
+    classes: list | None
+    record: Preprocessing  # the standardisation fitted on the training rows
+    sha256: str  # fingerprint of the rows, features and labels (checked on --resume)
+    train_rows: np.ndarray
+    val_rows: np.ndarray | None
+    Z_train: np.ndarray  # standardised features of the training rows   (n, features)
+    y_train: np.ndarray
+    validation: tuple[np.ndarray, np.ndarray] | None
+
+
+def read_data(settings: dict, quiet: bool) -> TrainingData:
+    """The data file or built-in dataset, split, with the standardisation fitted on
+    the training rows only."""
+    table = load_table(settings, quiet)
+    X, y, features, task, classes = prepare(settings, table)
+    train_rows, val_rows = split(
+        len(y), settings["val_split"], y if classes else None, settings["seed"]
+    )
+    record = Preprocessing.fit(
+        X[train_rows], features, task, settings["target"], classes
+    )
+    validation = None
+    if val_rows is not None:
+        validation = (record.transform(X[val_rows]), y[val_rows])
+    return TrainingData(
+        table=table,
+        features=features,
+        task=task,
+        classes=classes,
+        record=record,
+        sha256=fingerprint(X, y, features),
+        train_rows=train_rows,
+        val_rows=val_rows,
+        Z_train=record.transform(X[train_rows]),
+        y_train=y[train_rows],
+        validation=validation,
+    )
+
+
+# -- the network and its optimizer -------------------------------------------------------
 def output_for(task: str, n_classes: int, loss: str) -> tuple[int, str, str]:
     """(outputs, output activation, loss) for the task."""
     if task == "regression":
@@ -424,10 +489,69 @@ def build_network(settings: dict, in_features: int, outputs: int, activation: st
     return Sequential(*layers, dtype=settings["dtype"], seed=settings["seed"])
 
 
+def build_optimizer(settings: dict):
+    kwargs = {} if settings["lr"] is None else {"lr": settings["lr"]}
+    return get_optimizer(settings["optimizer"], **kwargs)
+
+
+def starting_point(
+    settings: dict, n_features: int, outputs: int, activation: str, ckpt
+):
+    """(net, optimizer, (epoch, step)) to train from: new ones at (0, 0), or the
+    checkpoint's where it stopped."""
+    if ckpt is None:
+        net = build_network(settings, n_features, outputs, activation)
+        return net, build_optimizer(settings), (0, 0)
+    if ckpt.history is not None and ckpt.history.seed != settings["seed"]:
+        raise CliError(
+            f"the checkpoint's batch order came from seed {ckpt.history.seed}, its "
+            f"settings say {settings['seed']}: the checkpoint is inconsistent"
+        )
+    return ckpt.net, ckpt.optimizer, (ckpt.epoch, ckpt.step)
+
+
 # -- checkpoints -------------------------------------------------------------------------
-def _find_checkpoint(folder: str):
+def open_checkpoints(args, say):
+    """(checkpoint, its run settings) to resume from, or (None, None) for a new run;
+    the --checkpoint-dir folder exists afterwards."""
+    if not args.checkpoint_dir:
+        return None, None
+    folder = Path(args.checkpoint_dir)
+    if args.resume:
+        ckpt, stored = _newest_checkpoint(folder, say)
+    else:
+        _check_no_checkpoints(folder)
+        ckpt = stored = None
+    folder.mkdir(parents=True, exist_ok=True)
+    return ckpt, stored
+
+
+def _newest_checkpoint(folder: Path, say):
     path = latest_checkpoint(folder)
-    return path, (None if path is None else load_checkpoint(path))
+    if path is None:
+        print(
+            f"glassnet train: no checkpoint in {folder}; starting a new run",
+            file=sys.stderr,
+        )
+        return None, None
+    ckpt = load_checkpoint(path)
+    stored = ckpt.metadata.get(SETTINGS_KEY)
+    if not isinstance(stored, dict):
+        raise CliError(
+            f"{path} was not written by glassnet train (no run settings "
+            "in its metadata), so it cannot be resumed from the command line"
+        )
+    say(f"resuming from {path} (epoch {ckpt.epoch}, step {ckpt.step})")
+    return ckpt, stored
+
+
+def _check_no_checkpoints(folder: Path) -> None:
+    newest = latest_checkpoint(folder)
+    if newest is not None:
+        raise CliError(
+            f"{folder} already holds checkpoints (newest: {newest.name}); pass "
+            "--resume to continue that run, or choose an empty --checkpoint-dir"
+        )
 
 
 def _checkpoint_saver(metadata: dict):
@@ -439,118 +563,47 @@ def _checkpoint_saver(metadata: dict):
     return save_fn
 
 
-# -- run ---------------------------------------------------------------------------------
-def run(args) -> int:
-    _check_args(args)
-    say = (lambda *a: None) if args.quiet else print
-    ckpt = stored = None
-    if args.checkpoint_dir:
-        folder = Path(args.checkpoint_dir)
-        if args.resume:
-            path, ckpt = _find_checkpoint(folder)
-            if ckpt is None:
-                print(
-                    f"glassnet train: no checkpoint in {folder}; starting a new run",
-                    file=sys.stderr,
-                )
-            else:
-                stored = ckpt.metadata.get(SETTINGS_KEY)
-                if not isinstance(stored, dict):
-                    raise CliError(
-                        f"{path} was not written by glassnet train (no run settings "
-                        "in its metadata), so it cannot be resumed from the command line"
-                    )
-                say(f"resuming from {path} (epoch {ckpt.epoch}, step {ckpt.step})")
-        elif latest_checkpoint(folder) is not None:
-            raise CliError(
-                f"{folder} already holds checkpoints (newest: "
-                f"{latest_checkpoint(folder).name}); pass --resume to continue that run, "
-                "or choose an empty --checkpoint-dir"
-            )
-        folder.mkdir(parents=True, exist_ok=True)
-    settings = _resolve(args, stored)
-    if settings["dataset"] and args.target not in (None, "label"):
-        raise CliError(
-            "--target goes with DATA; a built-in dataset's target is 'label'"
-        )
-
-    table = load_table(settings, args.quiet)
-    X, y, features, task, classes = prepare(settings, table)
-    train_rows, val_rows = split(
-        len(y), settings["val_split"], y if classes else None, settings["seed"]
-    )
-    record = Preprocessing.fit(
-        X[train_rows], features, task, settings["target"], classes
-    )
-    settings["data_sha256"] = fingerprint(X, y, features)
-    if stored is not None:
-        _check_same_data(stored, settings, record, ckpt)
-    outputs, out_activation, loss = output_for(
-        task, len(classes or ()), settings["loss"]
-    )
-    Z_train = record.transform(X[train_rows])
-    validation = None
-    if val_rows is not None:
-        validation = (record.transform(X[val_rows]), y[val_rows])
-
-    say(_describe_data(table, settings, task, classes, features, train_rows, val_rows))
-    if ckpt is None:
-        net = build_network(settings, len(features), outputs, out_activation)
-        kwargs = {} if settings["lr"] is None else {"lr": settings["lr"]}
-        optimizer = get_optimizer(settings["optimizer"], **kwargs)
-        initial_epoch = initial_step = 0
-    else:
-        net, optimizer = ckpt.net, ckpt.optimizer
-        initial_epoch, initial_step = ckpt.epoch, ckpt.step
-        if ckpt.history is not None and ckpt.history.seed != settings["seed"]:
-            raise CliError(
-                f"the checkpoint's batch order came from seed {ckpt.history.seed}, its "
-                f"settings say {settings['seed']}: the checkpoint is inconsistent"
-            )
-    say(net.summary())
-
-    metadata = {
-        "preprocessing": record.to_metadata(),
-        SETTINGS_KEY: {k: settings[k] for k in sorted(settings)},
-    }
+# -- training and saving -----------------------------------------------------------------
+def fit(args, settings, net, optimizer, data: TrainingData, loss, metadata, start):
+    """net.fit from ``start`` = (epoch, step) up to --epochs; None when a resumed
+    checkpoint had already finished them."""
+    initial_epoch, initial_step = start
     epochs = settings["epochs"]
-    history = None
-    if initial_epoch < epochs or initial_step > 0:
-        if initial_epoch >= epochs:
-            raise CliError(
-                f"the checkpoint is inside epoch {initial_epoch + 1}, past --epochs "
-                f"{epochs}; resume with --epochs {initial_epoch + 1} or more"
-            )
-        callbacks = []
-        if args.checkpoint_dir:
-            callbacks.append(
-                ModelCheckpoint(
-                    args.checkpoint_dir,
-                    every_n_epochs=args.every or 1,
-                    save_fn=_checkpoint_saver(metadata),
-                )
-            )
-        history = net.fit(
-            Z_train,
-            y[train_rows],
-            loss=loss,
-            optimizer=optimizer,
-            epochs=epochs,
-            batch_size=settings["batch_size"],
-            seed=settings["seed"],
-            validation_data=validation,
-            metrics=["accuracy"] if task == "classification" else ["mae"],
-            callbacks=callbacks,
-            initial_epoch=initial_epoch,
-            initial_step=initial_step,
-            verbose=0 if args.quiet else 1,
+    if initial_epoch >= epochs and initial_step == 0:
+        return None
+    if initial_epoch >= epochs:
+        raise CliError(
+            f"the checkpoint is inside epoch {initial_epoch + 1}, past --epochs "
+            f"{epochs}; resume with --epochs {initial_epoch + 1} or more"
         )
-        if history.stop_reason == "interrupted":
-            return _interrupted(args, net, optimizer, history, metadata)
-    else:
-        say(f"the checkpoint already completed {epochs} epochs: nothing left to train")
-    if history is None and ckpt is not None:
-        history = ckpt.history
+    callbacks = []
+    if args.checkpoint_dir:
+        callbacks.append(
+            ModelCheckpoint(
+                args.checkpoint_dir,
+                every_n_epochs=args.every or 1,
+                save_fn=_checkpoint_saver(metadata),
+            )
+        )
+    return net.fit(
+        data.Z_train,
+        data.y_train,
+        loss=loss,
+        optimizer=optimizer,
+        epochs=epochs,
+        batch_size=settings["batch_size"],
+        seed=settings["seed"],
+        validation_data=data.validation,
+        metrics=["accuracy"] if data.task == "classification" else ["mae"],
+        callbacks=callbacks,
+        initial_epoch=initial_epoch,
+        initial_step=initial_step,
+        verbose=0 if args.quiet else 1,
+    )
+
+
+def save_model(args, settings, net, history, metadata, say) -> None:
+    """The model file, with the last epoch's loss and metrics in its metadata."""
     last = {} if history is None else history.last()
     metadata["result"] = {
         k: v for k, v in last.items() if k != "epoch_time" and v is not None
@@ -562,6 +615,45 @@ def run(args) -> int:
     print(f"model written to {args.out}" + (f"  ({shown})" if shown else ""))
     data_hint = settings["data"] or "DATA"
     say(f"next: glassnet predict {args.out} {data_hint} --out predictions.csv")
+
+
+# -- run ---------------------------------------------------------------------------------
+def run(args) -> int:
+    _check_args(args)
+    say = (lambda *a: None) if args.quiet else print
+    ckpt, stored = open_checkpoints(args, say)
+    settings = _resolve(args, stored)
+    if settings["dataset"] and args.target not in (None, "label"):
+        raise CliError(
+            "--target goes with DATA; a built-in dataset's target is 'label'"
+        )
+    data = read_data(settings, args.quiet)
+    settings["data_sha256"] = data.sha256
+    if stored is not None:
+        _check_same_data(stored, settings, data.record, ckpt)
+    outputs, out_activation, loss = output_for(
+        data.task, len(data.classes or ()), settings["loss"]
+    )
+    say(_describe_data(data, settings))
+    net, optimizer, start = starting_point(
+        settings, len(data.features), outputs, out_activation, ckpt
+    )
+    say(net.summary())
+
+    metadata = {
+        "preprocessing": data.record.to_metadata(),
+        SETTINGS_KEY: {k: settings[k] for k in sorted(settings)},
+    }
+    history = fit(args, settings, net, optimizer, data, loss, metadata, start)
+    if history is None:
+        say(
+            f"the checkpoint already completed {settings['epochs']} epochs: nothing "
+            "left to train"
+        )
+        history = ckpt.history
+    elif history.stop_reason == "interrupted":
+        return _interrupted(args, net, optimizer, history, metadata)
+    save_model(args, settings, net, history, metadata, say)
     return 0
 
 
@@ -614,8 +706,8 @@ def _interrupted(args, net, optimizer, history, metadata) -> int:
     return 130
 
 
-def _describe_data(table, settings, task, classes, features, train_rows, val_rows):
-    target = settings["target"]
+def _describe_data(data: TrainingData, settings: dict) -> str:
+    target, classes, features = settings["target"], data.classes, data.features
     if classes is not None:
         shown = ", ".join(str(c) for c in classes[:10]) + (
             ", ..." if len(classes) > 10 else ""
@@ -624,10 +716,11 @@ def _describe_data(table, settings, task, classes, features, train_rows, val_row
     else:
         what = "regression"
     names = ", ".join(features[:8]) + (", ..." if len(features) > 8 else "")
-    n_val = 0 if val_rows is None else len(val_rows)
+    n_val = 0 if data.val_rows is None else len(data.val_rows)
     return (
-        f"data: {table.path}, {table.n_rows} rows; target {target!r} -> {what}\n"
+        f"data: {data.table.path}, {data.table.n_rows} rows; target {target!r} -> "
+        f"{what}\n"
         f"features ({len(features)}): {names}\n"
-        f"standardised with the mean and std of the {len(train_rows)} training rows; "
-        f"{n_val} validation rows"
+        f"standardised with the mean and std of the {len(data.train_rows)} training "
+        f"rows; {n_val} validation rows"
     )

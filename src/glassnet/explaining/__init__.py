@@ -15,7 +15,8 @@ Examples
 
 from __future__ import annotations
 
+from .record import Quantity, Step
 from .recorder import explain
-from .trace import Quantity, Step, Trace
+from .trace import Trace
 
 __all__ = ["Quantity", "Step", "Trace", "explain"]

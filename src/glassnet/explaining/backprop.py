@@ -151,7 +151,7 @@ class BackwardSteps:
                     i,
                     "Slope of the softmax: its Jacobian",
                     q,
-                    (derivative_sym, F.softmax_jacobian(a)),
+                    (derivative_sym, activation.derivative_formula(z, a)),
                     note="Each a_i depends on every z_j, so the slope is a matrix, "
                     "J_ij = ∂a_i/∂z_j = a_i (δ_ij − a_j); J is symmetric, and the chain "
                     "rule multiplies it with the gradient vector.",
@@ -179,7 +179,7 @@ class BackwardSteps:
                         i,
                         f"Softmax Jacobian of sample {s + 1}",
                         js,
-                        (F.softmax_jacobian(a_s),),
+                        (activation.derivative_formula(z, a_s),),
                         note=""
                         if s
                         else "Each sample has its own Jacobian "

@@ -1,10 +1,12 @@
 """Equations as small trees, so that one template renders as symbols *and* as numbers.
 
-An explain step's right-hand side is a tree of these nodes. ``Q(key)`` stands for a
-quantity of the trace (z1, W1, dL/da2, ...): a renderer draws it as its symbol when
-writing the equation, and as its value when writing "the same equation with the numbers
-in it". Everything else (sums, fractions, functions, piecewise cases) renders the same way
-in both passes, so the numbers line is, by construction, the equation above it.
+An explain step's right-hand side is a tree of ``glassnet.nn.formula`` nodes (the
+vocabulary each activation writes its own formula in) and of ``Q`` nodes. ``Q(key)``
+stands for a quantity of the trace (z1, W1, dL/da2, ...): a renderer draws it as its
+symbol when writing the equation, and as its value when writing "the same equation with
+the numbers in it". Everything else (sums, fractions, functions, piecewise cases)
+renders the same way in both passes, so the numbers line is, by construction, the
+equation above it.
 
 Each renderer (text, LaTeX, MathML) subclasses ``Renderer`` and draws every node type.
 
@@ -21,9 +23,49 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# The vocabulary lives with the activations, which write their formulas in it.
+from ..nn.formula import (
+    Abs,
+    Bin,
+    Cases,
+    Expr,
+    Fn,
+    Frac,
+    Mean,
+    Neg,
+    Num,
+    Paren,
+    Partial,
+    Pow,
+    Sum,
+    Sym,
+    T,
+    children,
+    walk,
+)
 
-class Expr:
-    """A node of an equation tree."""
+__all__ = [
+    "Abs",
+    "Bin",
+    "Cases",
+    "Expr",
+    "Fn",
+    "Frac",
+    "Mean",
+    "Neg",
+    "Num",
+    "Paren",
+    "Partial",
+    "Pow",
+    "Q",
+    "Renderer",
+    "Sum",
+    "Sym",
+    "T",
+    "children",
+    "has_quantities",
+    "walk",
+]
 
 
 @dataclass(frozen=True)
@@ -31,158 +73,6 @@ class Q(Expr):
     """A quantity of the trace, by key: its symbol, or its value in the numbers pass."""
 
     key: str
-
-
-@dataclass(frozen=True)
-class Sym(Expr):
-    """A symbol with no value of its own: a name, with optional subscript/superscript.
-
-    ``upright`` names (functions, text such as "new") are set roman, not italic.
-    """
-
-    name: str
-    sub: str = ""
-    sup: str = ""
-    upright: bool = False
-
-
-@dataclass(frozen=True)
-class Num(Expr):
-    """A constant (printed as written: 1, 2, 0.01)."""
-
-    value: float
-
-    def text(self) -> str:
-        return f"{self.value:g}"
-
-
-@dataclass(frozen=True)
-class Partial(Expr):
-    """The partial derivative d(num)/d(den), written as a fraction with curly d's."""
-
-    num: Expr
-    den: Expr
-
-
-@dataclass(frozen=True)
-class Bin(Expr):
-    """A binary operation. ``op`` is one of
-
-    "+", "-": sum and difference;
-    "*": a product written by juxtaposition (matrix product, or scalar times matrix);
-    "⊙": the elementwise (Hadamard) product;  "×", "·": explicit scalar products;
-    ">", ">=", "<=": comparisons inside piecewise conditions.
-    """
-
-    op: str
-    left: Expr
-    right: Expr
-
-
-@dataclass(frozen=True)
-class Frac(Expr):
-    """num / den, drawn as a stacked fraction (elementwise when the parts are arrays)."""
-
-    num: Expr
-    den: Expr
-
-
-@dataclass(frozen=True)
-class Neg(Expr):
-    """-x"""
-
-    arg: Expr
-
-
-@dataclass(frozen=True)
-class Pow(Expr):
-    """base ** exponent (e^z uses ``Sym("e", upright=True)`` as the base)."""
-
-    base: Expr
-    exponent: Expr
-
-
-@dataclass(frozen=True)
-class Fn(Expr):
-    """A named function applied to arguments: max(0, z), log a, tanh z, diag(a)."""
-
-    name: str
-    args: tuple[Expr, ...]
-
-
-@dataclass(frozen=True)
-class T(Expr):
-    """The transpose. In the numbers pass the transposed value is shown directly."""
-
-    arg: Expr
-
-
-@dataclass(frozen=True)
-class Sum(Expr):
-    """A sum over an index: "s" the samples (columns), "j"/"c" the entries of a column."""
-
-    body: Expr
-    index: str
-
-
-@dataclass(frozen=True)
-class Mean(Expr):
-    """The mean over the entries (``index=""``) or over the samples (``index="s"``)."""
-
-    body: Expr
-    index: str = ""
-
-
-@dataclass(frozen=True)
-class Paren(Expr):
-    """Explicit grouping: (x), or [x] with ``square=True``."""
-
-    arg: Expr
-    square: bool = False
-
-
-@dataclass(frozen=True)
-class Abs(Expr):
-    """|x|"""
-
-    arg: Expr
-
-
-@dataclass(frozen=True)
-class Cases(Expr):
-    """A piecewise definition: ((value, condition), ...); a condition of None is
-    "otherwise"."""
-
-    pieces: tuple[tuple[Expr, Expr | None], ...]
-
-
-def walk(expr: Expr):
-    """Every node of the tree, depth first, parents before children."""
-    yield expr
-    for child in children(expr):
-        yield from walk(child)
-
-
-def children(expr: Expr) -> tuple[Expr, ...]:
-    if isinstance(expr, (Q, Sym, Num)):
-        return ()
-    if isinstance(expr, (Partial, Frac)):
-        return (expr.num, expr.den)
-    if isinstance(expr, Bin):
-        return (expr.left, expr.right)
-    if isinstance(expr, (Neg, T, Paren, Abs)):
-        return (expr.arg,)
-    if isinstance(expr, Pow):
-        return (expr.base, expr.exponent)
-    if isinstance(expr, Fn):
-        return expr.args
-    if isinstance(expr, (Sum, Mean)):
-        return (expr.body,)
-    if isinstance(expr, Cases):
-        return tuple(
-            node for value, cond in expr.pieces for node in (value, cond) if node
-        )
-    raise TypeError(f"not an equation node: {expr!r}")
 
 
 def has_quantities(expr: Expr) -> bool:

@@ -2,7 +2,9 @@
 
 These are what a textbook writes (sigma(z) = 1 / (1 + e^-z), dL/da = (a - y) / (a(1 - a))).
 The numbers themselves are always computed by glassnet's own Activation and Loss objects;
-these templates only say how to write them down.
+these templates only say how to write them down. An activation writes its own formula
+(``Activation.formula``, the same tree the ONNX exporter translates); the losses' are here,
+as the explanation lays them out (a mean over the entries or over the samples).
 
 Examples
 --------
@@ -15,25 +17,9 @@ Frac(num=Num(value=1), den=Bin(op='+', left=Num(value=1), right=Pow(base=Sym(nam
 from __future__ import annotations
 
 from ..nn.activations import Activation
+from ..nn.formula import ONE, minus
 from ..nn.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, Loss, MSELoss
-from .expr import Bin, Cases, Expr, Fn, Frac, Mean, Neg, Num, Paren, Pow, Sum, Sym, T
-
-E = Sym("e", upright=True)
-ONE, ZERO = Num(1), Num(0)
-
-#: How each activation is named in headings.
-DISPLAY_NAMES = {
-    "identity": "identity",
-    "sigmoid": "sigmoid",
-    "tanh": "tanh",
-    "relu": "ReLU",
-    "leaky_relu": "leaky ReLU",
-    "elu": "ELU",
-    "gelu": "GELU",
-    "softplus": "softplus",
-    "softmax": "softmax",
-    "step": "step",
-}
+from .expr import Bin, Expr, Fn, Frac, Mean, Neg, Num, Paren, Pow, Sum, Sym
 
 LOSS_NAMES = {
     "mse": "mean squared error",
@@ -48,7 +34,8 @@ def output_symbol(k: int) -> Sym:
 
 
 def display_name(activation: Activation) -> str:
-    return DISPLAY_NAMES.get(activation.name, activation.name)
+    """How headings name the activation: "leaky ReLU" for leaky_relu."""
+    return getattr(activation, "display_name", "") or activation.name
 
 
 def loss_display_name(loss: Loss) -> str:
@@ -56,74 +43,15 @@ def loss_display_name(loss: Loss) -> str:
     return f"{name} (from logits)" if loss.from_logits else name
 
 
-def _minus(a: Expr, b: Expr) -> Expr:
-    return Bin("-", a, b)
-
-
 def activation_forward(activation: Activation, z: Expr) -> Expr:
-    """The right-hand side of a = g(z)."""
-    name = activation.name
-    if name == "identity":
-        return z
-    if name == "sigmoid":
-        return Frac(ONE, Bin("+", ONE, Pow(E, Neg(z))))
-    if name == "tanh":
-        return Fn("tanh", (z,))
-    if name == "relu":
-        return Fn("max", (ZERO, z))
-    if name == "leaky_relu":
-        slope = Num(activation.negative_slope)
-        return Cases(((z, Bin(">", z, ZERO)), (Bin("*", slope, z), None)))
-    if name == "elu":
-        alpha = Num(activation.alpha)
-        return Cases(
-            (
-                (z, Bin(">", z, ZERO)),
-                (Bin("*", alpha, Paren(_minus(Pow(E, z), ONE))), None),
-            )
-        )
-    if name == "gelu":
-        return Bin(
-            "⊙",
-            Frac(z, Num(2)),
-            Paren(Bin("+", ONE, Fn("erf", (Frac(z, Sym("√2", upright=True)),)))),
-        )
-    if name == "softplus":
-        return Fn("log", (Bin("+", ONE, Pow(E, z)),))
-    if name == "softmax":
-        return Frac(Pow(E, z), Sum(Pow(E, z), "j"))
-    if name == "step":
-        return Cases(((ONE, Bin(">=", z, ZERO)), (ZERO, None)))
-    return Fn(name, (z,))
+    """The right-hand side of a = g(z): the activation's own formula."""
+    return activation.formula(z)
 
 
 def activation_derivative(activation: Activation, z: Expr, a: Expr) -> Expr:
-    """The right-hand side of da/dz = g'(z), elementwise (not for softmax)."""
-    name = activation.name
-    if name == "identity":
-        return ONE
-    if name == "sigmoid":
-        return Bin("⊙", a, Paren(_minus(ONE, a)))
-    if name == "tanh":
-        return _minus(ONE, Pow(a, Num(2)))
-    if name == "relu":
-        return Cases(((ONE, Bin(">", z, ZERO)), (ZERO, None)))
-    if name == "leaky_relu":
-        return Cases(((ONE, Bin(">", z, ZERO)), (Num(activation.negative_slope), None)))
-    if name == "elu":
-        return Cases(
-            ((ONE, Bin(">", z, ZERO)), (Bin("+", a, Num(activation.alpha)), None))
-        )
-    if name == "gelu":
-        return Bin("+", Fn("Φ", (z,)), Bin("⊙", z, Fn("φ", (z,))))
-    if name == "softplus":
-        return Frac(ONE, Bin("+", ONE, Pow(E, Neg(z))))
-    return Fn(f"{name}′", (z,))
-
-
-def softmax_jacobian(a: Expr) -> Expr:
-    """J = diag(a) - a a^T: da_i/dz_j = a_i (delta_ij - a_j)."""
-    return _minus(Fn("diag", (a,)), Bin("*", a, T(a)))
+    """The right-hand side of da/dz = g'(z): elementwise, or for softmax one sample's
+    Jacobian J = diag(a) - a a^T."""
+    return activation.derivative_formula(z, a)
 
 
 def _output(loss: Loss, a: Expr) -> Expr:
@@ -137,13 +65,13 @@ def loss_value(loss: Loss, a: Expr, y: Expr, count: int, n_samples: int) -> Expr
     """L as a formula in a and y; ``count`` = how many terms the mean runs over."""
     p = _output(loss, a)
     if isinstance(loss, MSELoss):
-        body = Pow(Paren(_minus(a, y)), Num(2))
+        body = Pow(Paren(minus(a, y)), Num(2))
         return body if count == 1 else Mean(body)
     if isinstance(loss, BinaryCrossEntropyLoss):
         body = Bin(
             "+",
             Bin("⊙", y, Fn("log", (p,))),
-            Bin("⊙", Paren(_minus(ONE, y)), Fn("log", (_minus(ONE, p),))),
+            Bin("⊙", Paren(minus(ONE, y)), Fn("log", (minus(ONE, p),))),
         )
         return Neg(Paren(body, square=True) if count == 1 else Mean(body))
     if isinstance(loss, CrossEntropyLoss):
@@ -160,11 +88,11 @@ def loss_gradient(loss: Loss, a: Expr, y: Expr, count: Expr | None) -> Expr:
 
     if isinstance(loss, MSELoss):
         two = Num(2) if count is None else Frac(Num(2), count)
-        return Bin("*", two, Paren(_minus(a, y)))
+        return Bin("*", two, Paren(minus(a, y)))
     if isinstance(loss, BinaryCrossEntropyLoss):
         if loss.from_logits:
             return fused_gradient(Fn("σ", (a,)), y, count)
-        return over_count(Frac(_minus(a, y), Bin("⊙", a, Paren(_minus(ONE, a)))))
+        return over_count(Frac(minus(a, y), Bin("⊙", a, Paren(minus(ONE, a)))))
     if isinstance(loss, CrossEntropyLoss):
         if loss.from_logits:
             return fused_gradient(Fn("softmax", (a,)), y, count)
@@ -175,7 +103,7 @@ def loss_gradient(loss: Loss, a: Expr, y: Expr, count: Expr | None) -> Expr:
 def fused_gradient(a: Expr, y: Expr, count: Expr | None) -> Expr:
     """dL/dz = (a - y) / N: sigmoid with binary cross-entropy, softmax with
     cross-entropy."""
-    difference = _minus(a, y)
+    difference = minus(a, y)
     return difference if count is None else Frac(difference, count)
 
 

@@ -12,7 +12,7 @@ from html import escape
 
 from .expr import Frac, Q, Renderer
 from .numbers import ELLIPSES, Format
-from .trace import PHASES, Trace
+from .record import PHASES, Record
 
 _OPERATORS = {
     "+": "+",
@@ -274,7 +274,7 @@ PAGE_STYLE = "body { margin: 0; background: #fbfbf8; }"
 
 
 def render_html(
-    trace: Trace,
+    trace: Record,
     precision: int = 6,
     max_rows: int = 8,
     max_cols: int = 6,

@@ -30,12 +30,12 @@ import json
 
 from .markdown import LatexRenderer
 from .numbers import Format
-from .trace import Trace
+from .record import Record
 
 FORMAT = "glassnet-explain/1"
 
 
-def trace_dict(trace: Trace) -> dict:
+def trace_dict(trace: Record) -> dict:
     layers = [
         {"index": i, "symbol": i + 1, "title": title}
         for i, title in enumerate(trace.layer_titles)
@@ -83,5 +83,5 @@ def trace_dict(trace: Trace) -> dict:
     return doc
 
 
-def render_json(trace: Trace, indent: int | None = 2) -> str:
+def render_json(trace: Record, indent: int | None = 2) -> str:
     return json.dumps(trace_dict(trace), indent=indent, ensure_ascii=False) + "\n"

@@ -11,7 +11,7 @@ import re
 
 from .expr import Frac, Q, Renderer
 from .numbers import D_DOTS, H_DOTS, V_DOTS, Format
-from .trace import PHASES, Trace
+from .record import PHASES, Record
 
 _GREEK = {
     "δ": r"\delta",
@@ -153,7 +153,7 @@ def step_latex(r: LatexRenderer, step) -> str:
 
 
 def render_markdown(
-    trace: Trace, precision: int = 6, max_rows: int = 8, max_cols: int = 6
+    trace: Record, precision: int = 6, max_rows: int = 8, max_cols: int = 6
 ) -> str:
     r = LatexRenderer(trace, Format(precision, max_rows, max_cols))
     out = [f"# glassnet explain: {trace.title}", ""]

@@ -18,7 +18,8 @@ from ..validation import as_float_array, check_input_matrix, check_number
 from . import formulas as F
 from .backprop import BackwardSteps
 from .expr import Bin, Fn, Q, Sym
-from .trace import Quantity, Step, Trace
+from .record import Quantity, Step
+from .trace import Trace
 
 
 def explain(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from .expr import Bin, Frac, Neg, Num, Q, Renderer, Sym
 from .numbers import Format, decimal_align
-from .trace import PHASES, Trace
+from .record import PHASES, Record
 
 _SUPERSCRIPTS = str.maketrans("0123456789()+-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻")
 _OPERATORS = {
@@ -210,7 +210,7 @@ class TextRenderer(Renderer):
 
 # -- page layout ----------------------------------------------------------------------
 def render_text(
-    trace: Trace,
+    trace: Record,
     precision: int = 6,
     max_rows: int = 8,
     max_cols: int = 6,

@@ -11,21 +11,25 @@ activation layer       the activation's operator(s) below
 ``Dropout``            ``Identity``: inverted dropout is the identity at inference
 =====================  =================================================================
 
-Activations: ``Identity``, ``Relu``, ``Sigmoid``, ``Tanh``, ``LeakyRelu(alpha)``,
-``Elu(alpha)``, ``Softplus``, ``Softmax(axis=-1)`` (each row); GELU a = z Phi(z) as the
-``Gelu`` operator from opset 20 and as 0.5 z (1 + Erf(z / sqrt 2)) below it; step as
-``Cast(GreaterOrEqual(Z, 0))`` (1.0 where z >= 0, else 0.0; ONNX has no step operator).
+Activations: where ONNX has an operator of its own (``NATIVE_OPERATORS``): ``Identity``,
+``Relu``, ``Sigmoid``, ``Tanh``, ``Softmax(axis=-1)`` (each row), ``LeakyRelu(alpha)``,
+``Elu(alpha)``, ``Softplus``, and ``Gelu`` from opset 20 (attributes read from the
+activation's ``config()``). Everywhere else the exporter writes the activation's own
+formula (``Activation.stable_formula``, the expression tree explain renders, in the
+form that never overflows), node for node: a piecewise formula as ``Where``, a 1-or-0
+one as the condition ``Cast`` to the float type. So step is
+``Cast(GreaterOrEqual(Z, 0))`` (ONNX has no step operator), and GELU below opset 20 is
+z/2 (1 + Erf(z / sqrt 2)).
 
 float64 networks give a graph of ``double`` tensors. onnxruntime's CPU provider has no
 double kernels for ``Elu``, ``Softplus``, ``Erf`` or ``Gelu`` (checked with
 onnxruntime 1.31), and the float ``alpha`` attribute of ``LeakyRelu``/``Elu`` would round
-a float64 slope to float32. So for float64 these four activations are written with
-elementary operators that have double kernels, computing the same formulas as
-glassnet's own forward pass:
+a float64 slope to float32. So for float64 these four activations are written from
+their formulas with elementary operators that have double kernels:
 
 - leaky ReLU: Where(Z > 0, Z, slope Z);
 - ELU: Where(Z > 0, Z, alpha (Exp(Min(Z, 0)) - 1));
-- softplus: Relu(Z) + Log(1 + Exp(-|Z|)) (the overflow-free form);
+- softplus: Max(Z, 0) + Log(1 + Exp(-|Z|)) (the overflow-free form);
 - GELU: erf by its everywhere-convergent series of positive terms (Abramowitz & Stegun
   7.1.6), erf(x) = (2 / sqrt pi) e^(-x^2) sum_n 2^n x^(2n+1) / (1 3 5 ... (2n+1)),
   summed by Horner's rule to n = 100 with x clipped to [-6, 6] (1 - erf(6) = 2e-17);
@@ -44,13 +48,31 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..io.atomic import atomic_write
 from ..nn.activations import ACTIVATIONS, Activation
+from ..nn.formula import (
+    ONE,
+    ZERO,
+    Abs,
+    Bin,
+    Cases,
+    E,
+    Expr,
+    Fn,
+    Frac,
+    Neg,
+    Num,
+    Paren,
+    Pow,
+    Sum,
+    Sym,
+)
 from ..nn.layers import ActivationLayer, Dense, Dropout
 from ..nn.network import Sequential
 
@@ -79,6 +101,58 @@ _ERF_COEFFICIENTS = [
     float(Fraction(72**n) / math.prod(range(1, 2 * n + 2, 2)))
     for n in range(_ERF_TERMS + 1)
 ]
+
+
+@dataclass(frozen=True)
+class NativeOperator:
+    """An ONNX operator that computes an activation by itself."""
+
+    op: str
+    #: (ONNX attribute, key of the activation's config()) pairs.
+    attributes: tuple[tuple[str, str], ...] = ()
+    #: Attributes with a fixed value.
+    fixed: tuple[tuple[str, object], ...] = ()
+    #: The first opset that has the operator.
+    min_opset: int = MIN_OPSET
+    #: Whether it serves float64 networks: onnxruntime's CPU provider has a double
+    #: kernel for it, and its attributes (float32 in ONNX) lose nothing.
+    double: bool = True
+
+    def serves(self, dtype: np.dtype, opset: int) -> bool:
+        return opset >= self.min_opset and (self.double or dtype != np.float64)
+
+
+#: Activations with an ONNX operator of their own, by name. Any other activation, and
+#: these where the operator does not serve, is written from its formula.
+NATIVE_OPERATORS = {
+    "identity": NativeOperator("Identity"),
+    "relu": NativeOperator("Relu"),
+    "sigmoid": NativeOperator("Sigmoid"),
+    "tanh": NativeOperator("Tanh"),
+    "softmax": NativeOperator("Softmax", fixed=(("axis", -1),)),  # softmax of each row
+    "leaky_relu": NativeOperator(
+        "LeakyRelu", attributes=(("alpha", "negative_slope"),), double=False
+    ),
+    "elu": NativeOperator("Elu", attributes=(("alpha", "alpha"),), double=False),
+    "softplus": NativeOperator("Softplus", double=False),
+    "gelu": NativeOperator("Gelu", min_opset=GELU_OPSET, double=False),
+}
+
+#: How formula nodes become ONNX operators.
+_BINARY_OPERATORS = {
+    "+": "Add",
+    "-": "Sub",
+    "*": "Mul",  # elementwise in an activation's formula (scalar times array)
+    "⊙": "Mul",
+    "×": "Mul",
+    "·": "Mul",
+    ">": "Greater",
+    ">=": "GreaterOrEqual",
+    "<": "Less",
+    "<=": "LessOrEqual",
+}
+_FUNCTIONS = {"max": "Max", "min": "Min", "tanh": "Tanh", "log": "Log", "exp": "Exp"}
+_CONSTANTS = {"e": math.e, "√2": math.sqrt(2.0)}
 
 
 def _import_onnx():
@@ -323,63 +397,86 @@ class _GraphBuilder:
                 f"{type(activation).__name__}) has no ONNX translation; export_onnx "
                 f"supports glassnet's built-in activations {sorted(ACTIVATIONS)}"
             )
-        double = self.dtype == np.float64
         op_name = f"{prefix}.{name}"
-        simple = {
-            "identity": "Identity",
-            "relu": "Relu",
-            "sigmoid": "Sigmoid",
-            "tanh": "Tanh",
-            "softmax": "Softmax",
-        }
-        if name in simple:
-            attrs = {"axis": -1} if name == "softmax" else {}  # softmax of each row
-            self.node(simple[name], [Z], A, name=op_name, **attrs)
-        elif name == "leaky_relu" and not double:
-            self.node(
-                "LeakyRelu", [Z], A, name=op_name, alpha=activation.negative_slope
-            )
-        elif name == "leaky_relu":
-            slope_Z = self.node("Mul", [Z, self.const(activation.negative_slope)])
-            self._where_positive(Z, slope_Z, A, op_name)  # z if z > 0 else slope z
-        elif name == "elu" and not double:
-            self.node("Elu", [Z], A, name=op_name, alpha=activation.alpha)
-        elif name == "elu":
-            negative = self.node(
-                "Min", [Z, self.const(0.0)]
-            )  # min(z, 0): exp stays <= 1
-            expm1 = self.node("Sub", [self.node("Exp", [negative]), self.const(1.0)])
-            alpha_expm1 = self.node("Mul", [expm1, self.const(activation.alpha)])
-            self._where_positive(
-                Z, alpha_expm1, A, op_name
-            )  # z if z > 0 else alpha(e^z - 1)
-        elif name == "softplus" and not double:
-            self.node("Softplus", [Z], A, name=op_name)
-        elif name == "softplus":
-            # log(1 + e^z) = max(z, 0) + log(1 + e^-|z|): exp never sees a positive number
-            exp = self.node("Exp", [self.node("Neg", [self.node("Abs", [Z])])])
-            log = self.node("Log", [self.node("Add", [exp, self.const(1.0)])])
-            self.node("Add", [self.node("Relu", [Z]), log], A, name=op_name)
-        elif name == "gelu" and not double and self.opset >= GELU_OPSET:
-            self.node("Gelu", [Z], A, name=op_name)
-        elif name == "gelu":
-            X = self.node(
-                "Mul", [Z, self.const(1.0 / math.sqrt(2.0))]
-            )  # x = z / sqrt 2
-            erf = self._erf_series(X) if double else self.node("Erf", [X])
-            one_plus = self.node("Add", [erf, self.const(1.0)])
-            half_Z = self.node("Mul", [Z, self.const(0.5)])
-            self.node("Mul", [half_Z, one_plus], A, name=op_name)  # z (1 + erf) / 2
-        elif name == "step":
-            ge = self.node("GreaterOrEqual", [Z, self.const(0.0)])  # z >= 0 (bool)
-            elem_type = self._helper.np_dtype_to_tensor_dtype(self.dtype)
-            self.node("Cast", [ge], A, name=op_name, to=elem_type)  # 1.0 or 0.0
-        else:  # pragma: no cover - every registered activation is handled above
-            raise TypeError(f"layer {index}: no ONNX translation for {activation!r}")
+        native = NATIVE_OPERATORS.get(name)
+        if native is not None and native.serves(self.dtype, self.opset):
+            config = activation.config()
+            attrs = dict(native.fixed)
+            attrs.update({key: config[field] for key, field in native.attributes})
+            self.node(native.op, [Z], A, name=op_name, **attrs)
+        else:  # a = g(z), from the formula explain shows
+            formula = activation.stable_formula(Sym("z"))
+            result = self.formula(formula, {"z": Z}, A, op_name)
+            if result != A:  # a bare symbol: a = z
+                self.node("Identity", [result], A, name=op_name)
 
-    def _where_positive(self, Z: str, otherwise: str, A: str, name: str) -> None:
-        positive = self.node("Greater", [Z, self.const(0.0)])
-        self.node("Where", [positive, Z, otherwise], A, name=name)
+    # -- formulas ---------------------------------------------------------------------
+    def formula(self, expr: Expr, tensors: dict[str, str], output=None, name=None):
+        """The nodes that compute ``expr``, a ``glassnet.nn.formula`` tree whose
+        symbols name the tensors in ``tensors``; returns the result's name (``output``
+        if the tree has an operator at its top)."""
+        if isinstance(expr, Paren):
+            return self.formula(expr.arg, tensors, output, name)
+        if isinstance(expr, Sym) and expr.name in tensors:
+            return tensors[expr.name]
+        if isinstance(expr, Sym) and expr.name in _CONSTANTS:
+            return self.const(_CONSTANTS[expr.name])
+        if isinstance(expr, Num):
+            return self.const(expr.value)
+
+        def op(op_type: str, *args: Expr, **attrs) -> str:
+            inputs = [self.formula(arg, tensors) for arg in args]
+            return self.node(op_type, inputs, output, name=name, **attrs)
+
+        if isinstance(expr, Bin) and expr.op in _BINARY_OPERATORS:
+            return op(_BINARY_OPERATORS[expr.op], expr.left, expr.right)
+        if isinstance(expr, Frac):
+            return op("Div", expr.num, expr.den)
+        if isinstance(expr, Neg):
+            return op("Neg", expr.arg)
+        if isinstance(expr, Abs):
+            return op("Abs", expr.arg)
+        if isinstance(expr, Pow) and expr.base == E:
+            return op("Exp", expr.exponent)
+        if isinstance(expr, Pow):
+            return op("Pow", expr.base, expr.exponent)
+        if isinstance(expr, Fn) and expr.name in _FUNCTIONS:
+            return op(_FUNCTIONS[expr.name], *expr.args)
+        if isinstance(expr, Fn) and expr.name == "erf" and len(expr.args) == 1:
+            if self.dtype == np.float64:  # no double Erf kernel in onnxruntime
+                series = self._erf_series(self.formula(expr.args[0], tensors))
+                if output is None:
+                    return series
+                return self.node("Identity", [series], output, name=name)
+            return op("Erf", expr.args[0])
+        if isinstance(expr, Sum) and expr.index == "j":  # over a sample's entries
+            axes = self._axes_last()
+            body = self.formula(expr.body, tensors)
+            return self.node("ReduceSum", [body, axes], output, name=name, keepdims=1)
+        if isinstance(expr, Cases):
+            return self._cases(expr.pieces, tensors, output, name)
+        raise TypeError(f"no ONNX translation for the formula node {expr!r}")
+
+    def _cases(self, pieces, tensors, output, name) -> str:
+        """Where(condition, value, the later pieces); 1 where the condition holds and
+        0 otherwise is the condition itself, cast to the float type."""
+        (value, condition), rest = pieces[0], pieces[1:]
+        if condition is None:
+            return self.formula(value, tensors, output, name)
+        test = self.formula(condition, tensors)
+        if value == ONE and rest == ((ZERO, None),):
+            elem_type = self._helper.np_dtype_to_tensor_dtype(self.dtype)
+            return self.node("Cast", [test], output, name=name, to=elem_type)
+        chosen = self.formula(value, tensors)
+        otherwise = self._cases(rest, tensors, None, None)
+        return self.node("Where", [test, chosen, otherwise], output, name=name)
+
+    def _axes_last(self) -> str:
+        """The int64 axes input [-1] (ReduceSum takes its axes as a tensor)."""
+        if "axes_last" not in {t.name for t in self.initializers}:
+            axes = np.array([-1], dtype=np.int64)
+            self.initializers.append(self._numpy_helper.from_array(axes, "axes_last"))
+        return "axes_last"
 
     def _erf_series(self, X: str) -> str:
         """erf(x) = (2/sqrt pi) x e^(-x^2) sum_n a_n (x^2/36)^n, double kernels only."""

@@ -3,7 +3,9 @@ bit) and durable (atomic writes).
 
 - ``save(net, path, metadata=None)`` / ``load(path)``: a network in a safetensors file.
 - ``save_checkpoint(...)`` / ``load_checkpoint(path)``: network, optimizer, history,
-  random state and training position, to resume training exactly.
+  random state and training position, to resume training exactly. The history is
+  plain data here (the dict ``History.to_dict()`` gives); ``gn.save_checkpoint`` and
+  ``gn.load_checkpoint`` (``glassnet.training.checkpoint``) take and give a History.
 - ``latest_checkpoint(folder)``: the newest checkpoint in a folder that loads.
 - ``describe(path)``: the text ``glassnet info`` prints.
 - ``to_bytes`` / ``from_bytes``: the same files in memory.

@@ -5,12 +5,14 @@ A checkpoint is a model file (format "glassnet.checkpoint") that also holds
 - the optimizer: its ``config()`` (name and hyperparameters) and its ``state_dict()``
   (arrays such as momentum buffers or Adam's moments as tensors named
   ``optimizer.<key>``, Python scalars such as the step count in JSON);
-- the training history (``History.to_json()``);
+- the training history, as the plain record ``History.to_dict()`` gives (JSON);
 - the random generator's state (``rng.bit_generator.state``) and the position
   (epoch, step) at which training stopped.
 
-Optimizers are rebuilt by name through ``glassnet.optim.get_optimizer`` (a registry),
-the history through ``History.from_dict``: nothing in the file is executed.
+Optimizers are rebuilt by name through ``glassnet.optim.get_optimizer`` (a registry):
+nothing in the file is executed. The history stays plain data here, checked and
+returned as that dict; ``glassnet.training.checkpoint`` (``gn.load_checkpoint``)
+makes it a ``History`` again, since the fit loop, one layer up, owns that class.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..nn.network import Sequential
+from ..optim import get_optimizer
 from . import container
 from .architecture import check_rng_state, rng_state_to_json
 from .atomic import atomic_write
@@ -35,7 +38,11 @@ OPTIMIZER_PREFIX = "optimizer."
 
 @dataclass
 class Checkpoint:
-    """What ``load_checkpoint`` returns."""
+    """What ``load_checkpoint`` returns.
+
+    ``history`` is the history's plain record (a dict, as ``History.to_dict()``
+    writes it) from this module, and a ``History`` from ``gn.load_checkpoint``.
+    """
 
     net: Sequential
     optimizer: object | None
@@ -92,13 +99,21 @@ def _split_state(state) -> tuple[dict[str, np.ndarray], dict[str, list]]:
 
 
 def _history_json(history) -> str | None:
+    """The history's JSON text, from its record (a dict), the text itself, or
+    anything with ``to_dict()`` giving the record (a History)."""
     if history is None:
         return None
-    text = history.to_json() if hasattr(history, "to_json") else history
+    record = history.to_dict() if hasattr(history, "to_dict") else history
+    if isinstance(record, dict):
+        try:
+            return json.dumps(record, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"history record is not JSON-able: {error}") from None
+    text = record
     if not isinstance(text, str):
         raise TypeError(
-            "history must be a History (with to_json()) or its JSON text, got "
-            f"{type(history).__name__}"
+            "history must be a History, its record (History.to_dict()) or its JSON "
+            f"text, got {type(history).__name__}"
         )
     try:
         parsed = json.loads(text)
@@ -170,13 +185,16 @@ def save_checkpoint(
 ) -> Path:
     """Saves a training checkpoint to ``path``, atomically; returns the path.
 
+    The parameters are those of ``gn.save_checkpoint``, which hands over to this
+    function with the history as its plain record.
+
     Parameters
     ----------
     path : str or PathLike
     net : Sequential
     optimizer : glassnet optimizer or None
         Stored as ``config()`` and ``state_dict()``.
-    history : History, its JSON text, or None
+    history : dict (``History.to_dict()``), its JSON text, a History, or None
     rng_state : dict or None
         The generator state to resume from (``net.rng.bit_generator.state``; None
         takes that).
@@ -191,10 +209,11 @@ def save_checkpoint(
     >>> import glassnet as gn
     >>> net = gn.Sequential(gn.Dense(2, 1), seed=0)
     >>> path = os.path.join(tempfile.mkdtemp(), "ckpt.safetensors")
-    >>> _ = gn.save_checkpoint(path, net, None, None, net.rng.bit_generator.state, 3, 30)
-    >>> ckpt = gn.load_checkpoint(path)
-    >>> ckpt.epoch, ckpt.step
-    (3, 30)
+    >>> record = {"history": {"loss": [0.5]}, "epoch": [0]}
+    >>> _ = gn.io.save_checkpoint(path, net, None, record, None, 1, 8)
+    >>> ckpt = gn.io.load_checkpoint(path)
+    >>> ckpt.epoch, ckpt.step, ckpt.history["history"]
+    (1, 8, {'loss': [0.5]})
     """
     data = checkpoint_bytes(net, optimizer, history, rng_state, epoch, step, metadata)
     return atomic_write(path, data)
@@ -291,10 +310,6 @@ def parse_training(meta: dict[str, str], tensors: dict[str, np.ndarray], net) ->
 
 
 def _rebuild_optimizer(config: dict, state: dict):
-    from ..optim.optimizers import (
-        get_optimizer,  # lazy: io does not need training to load models
-    )
-
     kwargs = {k: v for k, v in config.items() if k != "name"}
     try:
         optimizer = get_optimizer(config["name"], **kwargs)
@@ -312,7 +327,8 @@ def _rebuild_optimizer(config: dict, state: dict):
 
 
 def _check_history(data) -> dict:
-    """The structure ``History.to_dict`` writes, checked before it is handed over."""
+    """The structure ``History.to_dict`` writes, checked so that ``History.from_dict``
+    accepts it: a checkpoint that loads here loads with its History too."""
 
     def bad(what):
         raise ModelFormatError(f"history: {what}")
@@ -326,6 +342,9 @@ def _check_history(data) -> dict:
         bad("'history' must map names to lists")
     if not isinstance(epochs, list) or not all(_is_count(e) for e in epochs):
         bad("'epoch' must be a list of non-negative integers")
+    lengths = sorted({len(v) for v in series.values()} - {len(epochs)})
+    if lengths:
+        bad(f"each list must have one entry per epoch ({len(epochs)}), got {lengths}")
     for key in ("next_epoch", "next_step"):
         if key in data and not _is_count(data[key]):
             bad(f"{key!r} must be a non-negative integer")
@@ -340,16 +359,6 @@ def _check_history(data) -> dict:
 
 def _is_count(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _rebuild_history(text: str):
-    from ..training.history import History  # lazy, as above
-
-    data = _check_history(container.strict_json(text, "history"))
-    try:
-        return History.from_dict(data)  # from a dict: never a path to open
-    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as error:
-        raise ModelFormatError(f"history is not valid: {error}") from None
 
 
 def checkpoint_from_bytes(data: bytes, *, allow_nonfinite: bool = False) -> Checkpoint:
@@ -373,7 +382,11 @@ def checkpoint_from_bytes(data: bytes, *, allow_nonfinite: bool = False) -> Chec
     config = record["optimizer_config"]
     optimizer = None if config is None else _rebuild_optimizer(config, state)
     history_text = loaded.header.metadata.get("history")
-    history = None if history_text is None else _rebuild_history(history_text)
+    history = (
+        None
+        if history_text is None
+        else _check_history(container.strict_json(history_text, "history"))
+    )
     rng_state = record["rng_state"]
     if rng_state is not None:  # resume from the generator state the caller saved
         if rng_state["bit_generator"] != type(loaded.net.rng.bit_generator).__name__:
@@ -395,8 +408,9 @@ def checkpoint_from_bytes(data: bytes, *, allow_nonfinite: bool = False) -> Chec
 
 
 def load_checkpoint(path, *, allow_nonfinite: bool = False) -> Checkpoint:
-    """The checkpoint saved at ``path``: net, optimizer, history, rng_state, epoch,
-    step (and metadata), validated like ``gn.load``.
+    """The checkpoint saved at ``path``: net, optimizer, history (its plain record,
+    a dict), rng_state, epoch, step (and metadata), validated like ``gn.load``.
+    ``gn.load_checkpoint`` returns the same with the history as a ``History``.
 
     Raises ``ModelFormatError`` for a bad file or a plain model file.
     """

@@ -29,8 +29,27 @@ import math
 
 import numpy as np
 
-from .._fast import kernels
+from .._fast import ops
 from ..errors import StepGradientError
+from .formula import (
+    ONE,
+    SQRT2,
+    ZERO,
+    Abs,
+    Bin,
+    Cases,
+    E,
+    Expr,
+    Fn,
+    Frac,
+    Neg,
+    Num,
+    Paren,
+    Pow,
+    Sum,
+    T,
+    minus,
+)
 
 try:  # scipy's erf is vectorised C; math.erf is exact too, just slower.
     from scipy.special import erf as _erf
@@ -42,6 +61,8 @@ class Activation:
     """Base class: a = g(z) elementwise, dL/dz = dL/da * g'(z)."""
 
     name = "activation"
+    #: How the explanations name it in headings (default: ``name``).
+    display_name = ""
     #: Whether a_j depends on z_j only (all but softmax).
     elementwise = True
     #: Which weight initialiser suits a layer feeding this activation.
@@ -57,12 +78,25 @@ class Activation:
     def backward(self, dA, Z, A, out: np.ndarray | None = None) -> np.ndarray:
         return np.multiply(dA, self.derivative(Z, A), out=out)  # dL/dz = dL/da * da/dz
 
-    def formula(self) -> str:
-        """The defining equation, in plain text."""
-        return ""
+    # -- the formula, written once: explain renders it, ONNX export translates it ------
+    def formula(self, z: Expr) -> Expr:
+        """The right-hand side of a = g(z), as an expression tree in ``z`` (the
+        vocabulary of ``glassnet.nn.formula``): the equation the explanations show.
 
-    def derivative_formula(self) -> str:
-        return ""
+        A custom activation that writes no formula is shown as g(z) by its name.
+        """
+        return Fn(self.name, (z,))
+
+    def stable_formula(self, z: Expr) -> Expr:
+        """The same function as ``formula``, written the way ``forward`` computes it,
+        so that no intermediate overflows for any finite z. The ONNX exporter writes
+        this form wherever ONNX has no operator of its own for the activation."""
+        return self.formula(z)
+
+    def derivative_formula(self, z: Expr, a: Expr) -> Expr:
+        """The right-hand side of da/dz, in z and the output a (in the form
+        ``derivative`` computes: from a where that is cheaper)."""
+        return Fn(f"{self.name}′", (z,))
 
     def config(self) -> dict:
         """Constructor arguments, for saving and printing."""
@@ -91,11 +125,11 @@ class Identity(Activation):
     def backward(self, dA, Z, A, out=None):
         return dA
 
-    def formula(self):
-        return "a = z"
+    def formula(self, z):
+        return z
 
-    def derivative_formula(self):
-        return "da/dz = 1"
+    def derivative_formula(self, z, a):
+        return ONE
 
 
 class Sigmoid(Activation):
@@ -110,11 +144,20 @@ class Sigmoid(Activation):
     def derivative(self, Z, A):
         return A * (1.0 - A)  # sigma'(z) = sigma(z) (1 - sigma(z)), from the output
 
-    def formula(self):
-        return "a = 1 / (1 + e^(-z))"
+    def formula(self, z):
+        return Frac(ONE, Bin("+", ONE, Pow(E, Neg(z))))  # 1 / (1 + e^-z)
 
-    def derivative_formula(self):
-        return "da/dz = a (1 - a)"
+    def stable_formula(self, z):
+        e = Pow(E, Neg(Abs(z)))  # e^-|z| <= 1: the forward pass's two branches
+        return Cases(
+            (
+                (Frac(ONE, Bin("+", ONE, e)), Bin(">=", z, ZERO)),
+                (Frac(e, Bin("+", ONE, e)), None),
+            )
+        )
+
+    def derivative_formula(self, z, a):
+        return Bin("⊙", a, Paren(minus(ONE, a)))  # a (1 - a)
 
 
 class Tanh(Activation):
@@ -126,15 +169,17 @@ class Tanh(Activation):
     def derivative(self, Z, A):
         return 1.0 - A * A  # tanh'(z) = 1 - tanh(z)^2, from the output
 
-    def formula(self):
-        return "a = tanh(z)"
+    def formula(self, z):
+        return Fn("tanh", (z,))
 
-    def derivative_formula(self):
-        return "da/dz = 1 - a^2"
+    def derivative_formula(self, z, a):
+        return minus(ONE, Pow(a, Num(2)))  # 1 - a^2
 
 
+@ops.stock_relu  # the Dense + ReLU loops stand in for these methods as written
 class ReLU(Activation):
     name = "relu"
+    display_name = "ReLU"
     init_family = "he"
 
     def forward(self, Z, out=None):
@@ -144,15 +189,16 @@ class ReLU(Activation):
         # 1 for z > 0, else 0; at the kink z = 0 we take 0, as PyTorch does.
         return (Z > 0).astype(Z.dtype)
 
-    def formula(self):
-        return "a = max(0, z)"
+    def formula(self, z):
+        return Fn("max", (ZERO, z))
 
-    def derivative_formula(self):
-        return "da/dz = 1 if z > 0 else 0"
+    def derivative_formula(self, z, a):
+        return Cases(((ONE, Bin(">", z, ZERO)), (ZERO, None)))
 
 
 class LeakyReLU(Activation):
     name = "leaky_relu"
+    display_name = "leaky ReLU"
     init_family = "he"
 
     def __init__(self, negative_slope: float = 0.01):
@@ -164,11 +210,12 @@ class LeakyReLU(Activation):
     def derivative(self, Z, A):
         return np.where(Z > 0, 1.0, self.negative_slope).astype(Z.dtype)
 
-    def formula(self):
-        return f"a = z if z > 0 else {self.negative_slope:g} z"
+    def formula(self, z):
+        slope = Num(self.negative_slope)
+        return Cases(((z, Bin(">", z, ZERO)), (Bin("*", slope, z), None)))
 
-    def derivative_formula(self):
-        return f"da/dz = 1 if z > 0 else {self.negative_slope:g}"
+    def derivative_formula(self, z, a):
+        return Cases(((ONE, Bin(">", z, ZERO)), (Num(self.negative_slope), None)))
 
     def config(self):
         return {"negative_slope": self.negative_slope}
@@ -176,6 +223,7 @@ class LeakyReLU(Activation):
 
 class ELU(Activation):
     name = "elu"
+    display_name = "ELU"
     init_family = "he"
 
     def __init__(self, alpha: float = 1.0):
@@ -190,11 +238,18 @@ class ELU(Activation):
             Z.dtype
         )  # a + alpha = alpha e^z
 
-    def formula(self):
-        return f"a = z if z > 0 else {self.alpha:g} (e^z - 1)"
+    def formula(self, z):
+        return self._piecewise(z, Pow(E, z))  # z if z > 0 else alpha (e^z - 1)
 
-    def derivative_formula(self):
-        return f"da/dz = 1 if z > 0 else a + {self.alpha:g}"
+    def stable_formula(self, z):
+        return self._piecewise(z, Pow(E, Fn("min", (z, ZERO))))  # e^min(z, 0) <= 1
+
+    def _piecewise(self, z, exp_z):
+        negative = Bin("*", Num(self.alpha), Paren(minus(exp_z, ONE)))
+        return Cases(((z, Bin(">", z, ZERO)), (negative, None)))
+
+    def derivative_formula(self, z, a):
+        return Cases(((ONE, Bin(">", z, ZERO)), (Bin("+", a, Num(self.alpha)), None)))
 
     def config(self):
         return {"alpha": self.alpha}
@@ -204,6 +259,7 @@ class GELU(Activation):
     """Gaussian error linear unit, a = z Phi(z), exact (erf) as PyTorch's default."""
 
     name = "gelu"
+    display_name = "GELU"
     init_family = "he"
 
     def forward(self, Z, out=None):
@@ -215,11 +271,12 @@ class GELU(Activation):
         pdf = np.exp(-0.5 * Z * Z) / math.sqrt(2.0 * math.pi)  # phi(z)
         return (cdf + Z * pdf).astype(Z.dtype, copy=False)  # (z Phi)' = Phi + z phi
 
-    def formula(self):
-        return "a = z Phi(z) = z (1 + erf(z / sqrt 2)) / 2"
+    def formula(self, z):
+        erf = Fn("erf", (Frac(z, SQRT2),))
+        return Bin("⊙", Frac(z, Num(2)), Paren(Bin("+", ONE, erf)))  # z/2 (1 + erf)
 
-    def derivative_formula(self):
-        return "da/dz = Phi(z) + z phi(z)"
+    def derivative_formula(self, z, a):
+        return Bin("+", Fn("Φ", (z,)), Bin("⊙", z, Fn("φ", (z,))))  # Phi + z phi
 
 
 class Softplus(Activation):
@@ -232,11 +289,16 @@ class Softplus(Activation):
     def derivative(self, Z, A):
         return Sigmoid().forward(Z)  # softplus'(z) = sigma(z)
 
-    def formula(self):
-        return "a = log(1 + e^z)"
+    def formula(self, z):
+        return Fn("log", (Bin("+", ONE, Pow(E, z)),))
 
-    def derivative_formula(self):
-        return "da/dz = 1 / (1 + e^(-z))"
+    def stable_formula(self, z):
+        # max(z, 0) + log(1 + e^-|z|), as forward: exp never sees a positive number
+        tail = Fn("log", (Bin("+", ONE, Pow(E, Neg(Abs(z)))),))
+        return Bin("+", Fn("max", (z, ZERO)), tail)
+
+    def derivative_formula(self, z, a):
+        return Frac(ONE, Bin("+", ONE, Pow(E, Neg(z))))  # sigma(z)
 
 
 class Softmax(Activation):
@@ -245,21 +307,13 @@ class Softmax(Activation):
     name = "softmax"
     elementwise = False
 
-    def forward(self, Z, out=None):
+    @ops.softmax_rows  # the shift and the division: compiled row loops
+    def forward(self, Z, out=None):  # Z: (n, k)
         # Subtracting the row max changes nothing mathematically (it cancels in the
         # ratio) but keeps every exponent <= 0, so exp never overflows.
-        fused = kernels.for_rows(Z) if out is None else kernels.for_rows(Z, out)
-        if fused is None:
-            E = np.subtract(Z, Z.max(axis=1, keepdims=True), out=out)
-        else:  # the same shift, one pass per row (glassnet._fast.kernels)
-            E = np.empty_like(Z) if out is None else out
-            fused.shift_rows(Z, E)
-        np.exp(E, out=E)  # e^(z - max)
-        # a_i = e^(z_i - max) / sum_j e^(z_j - max)
-        if fused is None:
-            E /= E.sum(axis=1, keepdims=True)
-        else:
-            fused.normalise_rows(E, E.dtype.type(0))  # the same division, per row
+        E = np.subtract(Z, Z.max(axis=1, keepdims=True), out=out)  # z - max    (n, k)
+        np.exp(E, out=E)  # e^(z - max)                                        (n, k)
+        E /= E.sum(axis=1, keepdims=True)  # a_i = e^(z_i - max) / sum_j e^(z_j - max)
         return E
 
     def derivative(self, Z, A):
@@ -273,11 +327,13 @@ class Softmax(Activation):
         # dL/dz_j = a_j (dL/da_j - sum_i dL/da_i a_i).
         return A * (dA - (dA * A).sum(axis=1, keepdims=True))
 
-    def formula(self):
-        return "a_i = e^(z_i) / sum_j e^(z_j)"
+    def formula(self, z):
+        return Frac(Pow(E, z), Sum(Pow(E, z), "j"))
 
-    def derivative_formula(self):
-        return "da_i/dz_j = a_i (delta_ij - a_j)"
+    def derivative_formula(self, z, a):
+        # One sample's Jacobian, a a column: J = diag(a) - a a^T,
+        # da_i/dz_j = a_i (delta_ij - a_j).
+        return minus(Fn("diag", (a,)), Bin("*", a, T(a)))
 
 
 class Step(Activation):
@@ -294,11 +350,11 @@ class Step(Activation):
     def backward(self, dA, Z, A, out=None):
         raise StepGradientError()
 
-    def formula(self):
-        return "a = 1 if z >= 0 else 0"
+    def formula(self, z):
+        return Cases(((ONE, Bin(">=", z, ZERO)), (ZERO, None)))
 
-    def derivative_formula(self):
-        return "da/dz = 0 almost everywhere (no useful gradient)"
+    def derivative_formula(self, z, a):
+        raise StepGradientError()
 
 
 ACTIVATIONS: dict[str, type[Activation]] = {

@@ -9,28 +9,26 @@ A layer's parameters live in ``layer.params`` and their gradients in ``layer.gra
 buffer each, so an optimizer updates every parameter with one vectorised operation.
 
 Work arrays: called with ``reuse=True`` (the training loop and predict do), a layer
-writes Z, A and the gradients it passes back into arrays it keeps per batch size,
-instead of allocating new ones every step. Those arrays are overwritten by the next
-call with the same batch size; without ``reuse`` every call returns new arrays.
+writes Z, A and the gradients it passes back into arrays it keeps per batch size
+(``work.Z``, ... from ``glassnet._fast.work``), instead of allocating new ones every
+step. Those arrays are overwritten by the next call with the same batch size; without
+``reuse`` every ``work.<name>`` is None and every call returns new arrays.
+
+The machinery (BLAS threads per product, work arrays, the compiled loops that may
+stand in for the numpy code of a ReLU layer) is in ``glassnet._fast.ops``: here each
+line is one equation.
 """
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 
-from .._fast import kernels, threads
+from .._fast import ops
+from .._fast.work import WorkArrays
 from ..errors import NotBuiltError
 from ..validation import check_number, check_positive_int
-from .activations import Activation, ReLU, get_activation
+from .activations import Activation, get_activation
 from .init import DEFAULT_FOR_FAMILY, get_initializer
-
-#: ReLU's methods as written: the fused loops stand in for these and nothing else.
-_STOCK_RELU = (ReLU.forward, ReLU.derivative, ReLU.backward)
-
-#: Batch sizes whose work arrays a layer keeps at once (e.g. full and last batch).
-_KEPT_SIZES = 4
 
 
 class Layer:
@@ -43,23 +41,11 @@ class Layer:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self._forward_done = False
-        self._work: dict[int, dict[str, np.ndarray]] = {}
+        self._work = WorkArrays()
 
-    def _out(self, name: str, shape: tuple, dtype, reuse: bool) -> np.ndarray | None:
-        """The kept work array ``name`` for this batch size, or None (numpy then
-        allocates a new one) when not ``reuse``."""
-        if not reuse:
-            return None
-        n = shape[0]
-        arrays = self._work.get(n)
-        if arrays is None:
-            if len(self._work) >= _KEPT_SIZES:
-                self._work.pop(next(iter(self._work)))  # the oldest batch size
-            arrays = self._work[n] = {}
-        array = arrays.get(name)
-        if array is None or array.shape != shape or array.dtype != dtype:
-            array = arrays[name] = np.empty(shape, dtype=dtype)
-        return array
+    def _work_shapes(self, A_prev: np.ndarray) -> dict:
+        """{name: (shape, dtype)} of the work arrays for the batch ``A_prev``."""
+        return {}
 
     # -- shape ------------------------------------------------------------------------
     @property
@@ -95,12 +81,16 @@ class Layer:
     def clear_cache(self) -> None:
         """Forget the last forward pass (frees the batch arrays it held)."""
         self._forward_done = False
-        self._work = {}
+        self._work = WorkArrays()
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state["_work"] = {}  # scratch, not state: never pickled (nor shared on load)
+        state["_work"] = WorkArrays()  # scratch, not state: never pickled nor shared
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._work = WorkArrays()  # also for pickles whose layers kept a plain dict
 
     def config(self) -> dict:
         return {}
@@ -207,74 +197,55 @@ class Dense(Layer):
     # -- computation ------------------------------------------------------------------
     def forward(self, A_prev, training=False, *, reuse=False):  # A_prev: (n, in)
         W = self._param("W")
-        n, width = A_prev.shape[0], self.out_features
+        work = self._work.batch(self, A_prev, reuse)
         self._A_prev = A_prev
-        threads.for_product(n, self._in, width)
-        Z = np.matmul(A_prev, W.T, out=self._out("Z", (n, width), W.dtype, reuse))
-        A = self._out("A", Z.shape, Z.dtype, reuse)
-        fused = self._fused_relu()
-        if (
-            fused is not None
-        ):  # the two lines below in one pass (glassnet._fast.kernels)
-            A = np.empty_like(Z) if A is None else A
-            b = self.params["b"] if self.use_bias else _nothing(Z)
-            fused.bias_relu(Z, b, A, self.use_bias, _zero(Z))
-        else:
-            if self.use_bias:  #              Z = A_prev W^T        (n, out)
-                Z += self.params["b"]  #            + b (each row)  (n, out)
-            A = _activate(self.activation, Z, A)  # A = g(Z)        (n, out)
+        Z = ops.matmul(A_prev, W.T, out=work.Z)  # Z = A_prev W^T              (n, out)
+        A = self._add_bias_and_activate(Z, work.A)  # Z += b, A = g(Z)          (n, out)
         self._Z, self._A = Z, A
         self._forward_done = True
         return A
 
-    def _fused_relu(self):
-        """The compiled loops, when this is a ReLU layer they can run: the stock
-        ReLU only (a subclass or a patched derivative, as in a gradcheck lesson,
-        runs its own code), and width >= 2 (numpy sums a single column pairwise,
-        not row after row as the loop does)."""
-        activation = self.activation
-        if (
-            type(activation) is not ReLU
-            or vars(activation)
-            or (ReLU.forward, ReLU.derivative, ReLU.backward) != _STOCK_RELU
-            or self.out_features < 2
-        ):
-            return None
-        return kernels.get()
+    @ops.bias_relu  # a ReLU layer: both lines in one compiled pass
+    def _add_bias_and_activate(self, Z, out):  # Z: (n, out)
+        if self.use_bias:
+            Z += self.params["b"]  # Z = A_prev W^T + b (b added to each row)  (n, out)
+        return ops.with_out(self.activation.forward, Z, out=out)  # A = g(Z)    (n, out)
 
     def backward(self, dA, need_input_grad=True, *, reuse=False):  # dA: (n, out)
         self._require_forward()
-        Z = self._Z
-        dZ = self._out("dZ", Z.shape, Z.dtype, reuse)
-        fused = self._fused_relu()
-        if fused is None or dA.dtype != Z.dtype or dA.shape != Z.shape:
-            dZ = _chain(self.activation, dA, Z, self._A, dZ)  # dL/dZ = dA * g'(Z)
-            return self.backward_from_z(dZ, need_input_grad, reuse=reuse)
-        # dL/dZ = dA * g'(Z) and dL/db = sum_i dZ_i in one pass (glassnet._fast.kernels)
-        dZ = np.empty_like(Z) if dZ is None else dZ
-        db = self.grads["b"] if self.use_bias else _nothing(Z)
-        fused.relu_backward(dA, Z, dZ, db, self.use_bias, _zero(Z))
-        return self._weights_backward(dZ, need_input_grad, reuse)
+        work = self._work.batch(self, self._A_prev, reuse)
+        dZ = self._dZ_and_db(dA, work.dZ)  # dL/dZ = dA * g'(Z), dL/db          (n, out)
+        return self._weights_backward(dZ, need_input_grad, work)
+
+    @ops.relu_backward  # a ReLU layer: both lines in one compiled pass
+    def _dZ_and_db(self, dA, out):  # dA = dL/dA: (n, out)
+        Z, A, g = self._Z, self._A, self.activation
+        dZ = ops.with_out(g.backward, dA, Z, A, out=out)  # dL/dZ = dA * g'(Z) (n, out)
+        if self.use_bias:
+            dZ.sum(axis=0, out=self.grads["b"])  # dL/db = sum_i dZ_i          (out,)
+        return dZ
 
     def backward_from_z(self, dZ, need_input_grad=True, *, reuse=False):
         """The linear part's backward pass, given dL/dZ (n, out) (used directly when
-        fused)."""
+        the loss's gradient already went through the activation)."""
         self._require_forward()
+        work = self._work.batch(self, self._A_prev, reuse)
         if self.use_bias:
-            dZ.sum(axis=0, out=self.grads["b"])  # dL/db = sum_i dZ_i     (out,)
-        return self._weights_backward(dZ, need_input_grad, reuse)
+            dZ.sum(axis=0, out=self.grads["b"])  # dL/db = sum_i dZ_i          (out,)
+        return self._weights_backward(dZ, need_input_grad, work)
 
-    def _weights_backward(self, dZ, need_input_grad, reuse):
+    def _weights_backward(self, dZ, need_input_grad, work):  # dZ: (n, out)
         """dL/dW and, if needed, dL/dA_prev from dL/dZ (db is done by the caller)."""
-        W, A_prev = self.params["W"], self._A_prev
-        n = dZ.shape[0]
-        threads.for_product(self.out_features, n, self._in)
-        np.matmul(dZ.T, A_prev, out=self.grads["W"])  # dL/dW = dZ^T A_prev (out, in)
+        W, A_prev, dW = self.params["W"], self._A_prev, self.grads["W"]
+        ops.matmul(dZ.T, A_prev, out=dW)  # dL/dW = dZ^T A_prev               (out, in)
         if not need_input_grad:
             return None
-        threads.for_product(n, self.out_features, self._in)
-        dA_prev = self._out("dA_prev", A_prev.shape, W.dtype, reuse)
-        return np.matmul(dZ, W, out=dA_prev)  # dL/dA_prev = dZ W     (n, in)
+        return ops.matmul(dZ, W, out=work.dA_prev)  # dL/dA_prev = dZ W        (n, in)
+
+    def _work_shapes(self, A_prev):
+        n, dtype = A_prev.shape[0], self.params["W"].dtype
+        Z = ((n, self.out_features), dtype)
+        return {"Z": Z, "A": Z, "dZ": Z, "dA_prev": (A_prev.shape, dtype)}
 
     @property
     def preactivation(self):
@@ -321,20 +292,25 @@ class ActivationLayer(Layer):
         self.activation = get_activation(activation)
         self.output_activation = self.activation
 
-    def forward(self, A_prev, training=False, *, reuse=False):
-        self._Z = A_prev
-        A = self._out("A", A_prev.shape, A_prev.dtype, reuse)
-        self._A = _activate(self.activation, A_prev, A)  # A = g(Z)
+    def forward(self, A_prev, training=False, *, reuse=False):  # A_prev = Z: (n, k)
+        work = self._work.batch(self, A_prev, reuse)
+        self._Z = Z = A_prev
+        g = self.activation
+        self._A = ops.with_out(g.forward, Z, out=work.A)  # A = g(Z)            (n, k)
         self._forward_done = True
         return self._A
 
-    def backward(self, dA, need_input_grad=True, *, reuse=False):
+    def backward(self, dA, need_input_grad=True, *, reuse=False):  # dA: (n, k)
         self._require_forward()
-        dZ = self._out("dZ", self._Z.shape, self._Z.dtype, reuse)
-        return _chain(self.activation, dA, self._Z, self._A, dZ)  # dA * g'(Z)
+        Z, A, g = self._Z, self._A, self.activation
+        work = self._work.batch(self, Z, reuse)
+        return ops.with_out(g.backward, dA, Z, A, out=work.dZ)  # dL/dZ = dA * g'(Z)
 
     def backward_from_z(self, dZ, need_input_grad=True, *, reuse=False):
         return dZ  # this layer's input *is* Z, so dL/dZ is already its input gradient
+
+    def _work_shapes(self, A_prev):
+        return {"A": (A_prev.shape, A_prev.dtype), "dZ": (A_prev.shape, A_prev.dtype)}
 
     @property
     def preactivation(self):
@@ -407,44 +383,6 @@ class Dropout(Layer):
 
     def __repr__(self):
         return f"Dropout(p={self.p:g})"
-
-
-def accepts(method, keyword: str) -> bool:
-    """Whether ``method`` takes ``keyword`` (custom layers and activations written
-    without ``reuse``/``out`` are called without it). Cached per function."""
-    function = getattr(method, "__func__", method)
-    known = _ACCEPTS.get((function, keyword))
-    if known is None:
-        known = _ACCEPTS[function, keyword] = (
-            keyword in inspect.signature(function).parameters
-        )
-    return known
-
-
-_ACCEPTS: dict = {}
-
-
-def _activate(activation: Activation, Z, out):
-    """A = g(Z), written into ``out`` when given and the activation can."""
-    if out is None or not accepts(activation.forward, "out"):
-        return activation.forward(Z)
-    return activation.forward(Z, out=out)
-
-
-def _chain(activation: Activation, dA, Z, A, out):
-    """dL/dZ = dL/dA * g'(Z), written into ``out`` when given and possible."""
-    if out is None or not accepts(activation.backward, "out"):
-        return activation.backward(dA, Z, A)
-    return activation.backward(dA, Z, A, out=out)
-
-
-def _zero(Z):
-    return Z.dtype.type(0)
-
-
-def _nothing(Z):
-    """An empty 1-D array of Z's dtype: the bias argument of a loop without bias."""
-    return Z.reshape(-1)[:0]
 
 
 def as_layer(obj) -> Layer:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._fast import kernels
+from .._fast import ops
 from ..validation import as_float_array
 from .activations import Activation, Sigmoid, Softmax
 
@@ -110,9 +110,6 @@ class Loss:
         """dL/dZ through the fused output activation, from its output A."""
         raise NotImplementedError(f"{self.name} has no fused logit form")
 
-    def formula(self) -> str:
-        return ""
-
     def config(self) -> dict:
         return {"from_logits": self.from_logits} if self.from_logits else {}
 
@@ -154,9 +151,6 @@ class MSELoss(Loss):
 
     def prepare_targets(self, y, n_outputs, dtype):
         return self._shaped_targets(y, n_outputs, dtype)
-
-    def formula(self):
-        return "L = (1/n) sum (a - y)^2"
 
 
 class BinaryCrossEntropyLoss(Loss):
@@ -203,9 +197,6 @@ class BinaryCrossEntropyLoss(Loss):
             )
         return Y
 
-    def formula(self):
-        return "L = -[y log(a) + (1 - y) log(1 - a)]"
-
 
 class CrossEntropyLoss(Loss):
     """L = -(1/n) sum_i sum_c y_ic log p_ic, over the network's class probabilities p.
@@ -229,24 +220,12 @@ class CrossEntropyLoss(Loss):
         scale = _sample_scale(A.shape[0], sample_weight, A.dtype)
         return -scale * Y / np.maximum(A, np.finfo(A.dtype).tiny)  # dL/dp = -y / p
 
-    def per_sample_from_logits(self, Z, Y):
+    @ops.cross_entropy_rows  # the per-row steps: compiled row loops
+    def per_sample_from_logits(self, Z, Y):  # Z, Y: (n, k)
         # log softmax(z) = z - max - log sum e^(z - max): exponents <= 0, never overflow.
-        fused = kernels.for_rows(Z, Y)
-        if fused is None:
-            shifted = Z - Z.max(axis=1, keepdims=True)
-            log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-            return -(Y * log_p).sum(axis=1)
-        # The same numbers with the per-row steps compiled (glassnet._fast.kernels); exp
-        # and log stay numpy's, whose last bits a compiled exp need not match.
-        zero = Z.dtype.type(0)
-        shifted = np.empty_like(Z)
-        fused.shift_rows(Z, shifted)  # z - max
-        log_sums = np.empty(Z.shape[0], dtype=Z.dtype)
-        fused.row_sums(np.exp(shifted), log_sums, zero)
-        np.log(log_sums, out=log_sums)  # log sum e^(z - max)
-        L = np.empty(Z.shape[0], dtype=Z.dtype)
-        fused.cross_entropy_rows(shifted, log_sums, Y, L, zero)  # -sum_c y_c log p_c
-        return L
+        shifted = Z - Z.max(axis=1, keepdims=True)  # z - max                  (n, k)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))  # (n, k)
+        return -(Y * log_p).sum(axis=1)  # L_i = -sum_c y_ic log p_ic           (n,)
 
     def grad_from_logits(self, A, Y, sample_weight=None, out=None):
         # dL/dz_j = sum_i (-y_i / p_i) p_i (delta_ij - p_j) = p_j sum_i y_i - y_j = p_j - y_j
@@ -278,9 +257,6 @@ class CrossEntropyLoss(Loss):
                 f"summing to 1; row {bad[0]} sums to {row_sums[bad[0]]:g}"
             )
         return Y
-
-    def formula(self):
-        return "L = -sum_c y_c log(a_c)"
 
 
 def _one_hot(labels: np.ndarray, n_classes: int, dtype) -> np.ndarray:

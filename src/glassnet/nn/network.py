@@ -15,6 +15,8 @@ import copy
 
 import numpy as np
 
+from .._fast import ops
+from .._fast.work import WorkArrays
 from ..validation import (
     as_generator,
     check_dtype,
@@ -22,7 +24,7 @@ from ..validation import (
     check_same_length,
     check_sample_weight,
 )
-from .layers import Dense, Layer, accepts, as_layer
+from .layers import Dense, Layer, as_layer
 from .losses import Loss, get_loss
 
 
@@ -170,11 +172,7 @@ class Sequential:
         outputs = []
         A = X
         for layer in self.layers:
-            # A[l] = g[l](Z[l]),  Z[l] = A[l-1] W[l]^T + b[l]
-            if reuse and accepts(layer.forward, "reuse"):
-                A = layer.forward(A, training, reuse=True)
-            else:
-                A = layer.forward(A, training)
+            A = ops.with_reuse(layer.forward, A, training, reuse=reuse)  # A[l] (n, k_l)
             outputs.append(A)
         self._layer_outputs = outputs
         return A
@@ -262,63 +260,62 @@ class Sequential:
         (as in ``_forward``). Returns the loss, and dL/dX as well when
         ``need_input_grad``.
         """
-        last = self.layers[-1]
-        value = self._loss_of_output(loss, A, Y, sample_weight)
-        out = self._loss_grad_array(A) if reuse else None
+        last, w = self.layers[-1], sample_weight
+        value = self._loss_of_output(loss, A, Y, w)
+        work = self._loss_work.batch(self, A, reuse)
         more = need_input_grad or len(self.layers) > 1
         if loss.fuses_with(last.output_activation):
-            dZ = _call(loss.grad_from_logits, A, Y, sample_weight, out=out)  # dL/dZ[L]
-            grad = _call(last.backward_from_z, dZ, more, reuse=reuse)
+            dZ = ops.with_out(loss.grad_from_logits, A, Y, w, out=work.dA)  # dL/dZ[L]
+            grad = ops.with_reuse(last.backward_from_z, dZ, more, reuse=reuse)
         else:
-            dA = _call(loss.grad, A, Y, sample_weight, out=out)  # dL/dA[L]
-            grad = _call(last.backward, dA, more, reuse=reuse)
+            dA = ops.with_out(loss.grad, A, Y, w, out=work.dA)  # dL/dA[L]
+            grad = ops.with_reuse(last.backward, dA, more, reuse=reuse)
         for i in range(len(self.layers) - 2, -1, -1):
             more = need_input_grad or i > 0
-            grad = _call(self.layers[i].backward, grad, more, reuse=reuse)  # dL/dA[i-1]
+            layer = self.layers[i]
+            grad = ops.with_reuse(layer.backward, grad, more, reuse=reuse)  # dL/dA[i-1]
         return (value, grad) if need_input_grad else value
 
-    def _loss_grad_array(self, A) -> np.ndarray:
-        """A kept array of A's shape for dL/dA[L] (or dL/dZ[L]) under ``reuse``."""
-        work = self.__dict__.setdefault("_loss_work", {})
-        array = work.get(A.shape)
-        if array is None or array.dtype != A.dtype:
-            if len(work) >= 4:
-                work.pop(next(iter(work)))
-            array = work[A.shape] = np.empty(A.shape, dtype=A.dtype)
-        return array
+    @property
+    def _loss_work(self) -> WorkArrays:
+        """The kept arrays for dL/dA[L] (or dL/dZ[L]), per batch size."""
+        work = self.__dict__.get("_loss_arrays")
+        if work is None:
+            work = self.__dict__["_loss_arrays"] = WorkArrays()
+        return work
+
+    def _work_shapes(self, A) -> dict:
+        return {"dA": (A.shape, A.dtype)}
 
     # -- training and prediction (bodies in glassnet.training) -------------------------
+    @staticmethod
+    def _training():
+        """glassnet.training: the one import of a higher layer in nn/ (the declared
+        exception of the layer rules), made on call, so that the math imports
+        nothing from the fit loop and the package imports without a cycle."""
+        from .. import training
+
+        return training
+
     def fit(self, X, y=None, **kwargs):
         """Train on (X, y); returns a History. See ``glassnet.training.fit``."""
-        from ..training import (
-            fit,  # lazy: the math modules import nothing from training
-        )
-
-        return fit(self, X, y, **kwargs)
+        return self._training().fit(self, X, y, **kwargs)
 
     def evaluate(self, X, y, **kwargs) -> dict:
         """{"loss": ..., metric: ...} on (X, y). See ``glassnet.training.evaluate``."""
-        from ..training import evaluate
-
-        return evaluate(self, X, y, **kwargs)
+        return self._training().evaluate(self, X, y, **kwargs)
 
     def predict(self, X, batch_size=None):
         """Outputs for every row of X, computed in batches, dropout off."""
-        from ..training import predict
-
-        return predict(self, X, batch_size)
+        return self._training().predict(self, X, batch_size)
 
     def predict_classes(self, X, batch_size=None):
         """Class labels (argmax, or threshold 0.5 for one sigmoid output)."""
-        from ..training import predict_classes
-
-        return predict_classes(self, X, batch_size)
+        return self._training().predict_classes(self, X, batch_size)
 
     def predict_proba(self, X, batch_size=None):
         """Class probabilities, shape (n, n_classes), rows summing to 1."""
-        from ..training import predict_proba
-
-        return predict_proba(self, X, batch_size)
+        return self._training().predict_proba(self, X, batch_size)
 
     # -- conveniences -----------------------------------------------------------------
     def copy(self, dtype=None) -> Sequential:
@@ -336,7 +333,7 @@ class Sequential:
                 clone.rng = new.rng
             new.layers.append(clone)
         new._layer_outputs = []
-        new._loss_work = {}
+        new._loss_arrays = WorkArrays()
         new._bind_parameters()
         return new
 
@@ -375,7 +372,7 @@ class Sequential:
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state.pop("_loss_work", None)  # scratch arrays, not state: never pickled
+        state.pop("_loss_arrays", None)  # scratch arrays, not state: never pickled
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -402,12 +399,3 @@ class Sequential:
 
     def __getitem__(self, i):
         return self.layers[i]
-
-
-def _call(method, *args, **keywords):
-    """method(*args, **keywords), leaving out each keyword that is None/False or that
-    the method does not take (custom layers and losses without ``reuse``/``out``)."""
-    for key, value in list(keywords.items()):
-        if value is None or value is False or not accepts(method, key):
-            del keywords[key]
-    return method(*args, **keywords)

@@ -3,7 +3,8 @@
 ``Sequential.fit``, ``evaluate``, ``predict``, ``predict_classes`` and
 ``predict_proba`` call the functions here. Modules, one concept each:
 
-- ``fit``: argument checks at the boundary;  ``loop``: the epoch/step loop (Trainer,
+- ``config``: TrainConfig, the checked settings of one run;  ``fit``: the data checked
+  at the boundary, then the run;  ``loop``: the epoch/step loop (Trainer,
   train_step);  ``data``: batches by index;  ``tasks``: what outputs mean;
 - ``history``, ``callbacks`` (the protocol), ``early_stopping``, ``checkpoint``,
   ``csv_logger``, ``lr_scheduler``, ``progress``;
@@ -15,6 +16,7 @@ from __future__ import annotations
 from . import metrics
 from .callbacks import Callback, CallbackList, LambdaCallback
 from .checkpoint import ModelCheckpoint
+from .config import TrainConfig
 from .csv_logger import CSVLogger
 from .early_stopping import EarlyStopping
 from .fit import fit
@@ -34,6 +36,7 @@ __all__ = [
     "LearningRateScheduler",
     "ModelCheckpoint",
     "ProgressBar",
+    "TrainConfig",
     "Trainer",
     "evaluate",
     "fit",

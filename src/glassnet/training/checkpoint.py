@@ -1,30 +1,99 @@
-"""ModelCheckpoint: save the network, optimizer and training position during fit."""
+"""Checkpoints of a fit: ``gn.save_checkpoint`` and ``gn.load_checkpoint`` with the
+history as a ``History``, and ModelCheckpoint, which saves them during fit.
+
+The file format is ``glassnet.io.checkpoint``'s, which keeps the history as plain
+data (io sits below the fit loop and does not know ``History``); this module turns
+one into the other.
+"""
 
 from __future__ import annotations
 
-import importlib
+import dataclasses
 import os
 from pathlib import Path
 
+from ..io import checkpoint as checkpoint_file
+from ..io.checkpoint import Checkpoint
+from ..io.errors import ModelFormatError
 from ..optim.schedules import Monitor
 from .callbacks import Callback
+from .history import History
 
 #: File name used when ModelCheckpoint is given a folder.
 DEFAULT_NAME = "epoch-{epoch:04d}.safetensors"
 BEST_NAME = "best.safetensors"
 
 
-def default_save_fn():
-    """``glassnet.io.save_checkpoint``, imported when first needed."""
+def save_checkpoint(
+    path, net, optimizer, history, rng_state, epoch, step, metadata=None
+) -> Path:
+    """Saves a training checkpoint to ``path``, atomically; returns the path.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    net : Sequential
+    optimizer : glassnet optimizer or None
+        Stored as ``config()`` and ``state_dict()``.
+    history : History, its JSON text, or None
+    rng_state : dict or None
+        The generator state to resume from (``net.rng.bit_generator.state``; None
+        takes that).
+    epoch, step : int
+        Epochs completed, and optimizer steps taken so far.
+    metadata : dict, optional
+        Extra JSON-able information, as for ``gn.save``.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> import glassnet as gn
+    >>> net = gn.Sequential(gn.Dense(2, 1), seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "ckpt.safetensors")
+    >>> _ = gn.save_checkpoint(path, net, None, None, net.rng.bit_generator.state, 3, 30)
+    >>> ckpt = gn.load_checkpoint(path)
+    >>> ckpt.epoch, ckpt.step
+    (3, 30)
+    """
+    record = history.to_dict() if isinstance(history, History) else history
+    return checkpoint_file.save_checkpoint(
+        path, net, optimizer, record, rng_state, epoch, step, metadata
+    )
+
+
+def load_checkpoint(path, *, allow_nonfinite: bool = False) -> Checkpoint:
+    """The checkpoint saved at ``path``: net, optimizer, history (a ``History``),
+    rng_state, epoch, step (and metadata), validated like ``gn.load``.
+
+    Raises ``ModelFormatError`` for a bad file or a plain model file.
+    """
+    loaded = checkpoint_file.load_checkpoint(path, allow_nonfinite=allow_nonfinite)
+    return with_history(loaded)
+
+
+def checkpoint_from_bytes(data: bytes, *, allow_nonfinite: bool = False) -> Checkpoint:
+    """The checkpoint in ``data``, with its history as a ``History``; see
+    ``load_checkpoint``."""
+    loaded = checkpoint_file.checkpoint_from_bytes(
+        data, allow_nonfinite=allow_nonfinite
+    )
+    return with_history(loaded)
+
+
+def with_history(checkpoint: Checkpoint) -> Checkpoint:
+    """``checkpoint`` with its history record (a dict) made a ``History``."""
+    if checkpoint.history is None or isinstance(checkpoint.history, History):
+        return checkpoint
     try:
-        io = importlib.import_module("glassnet.io")
-        return io.save_checkpoint
-    except (ImportError, AttributeError) as error:
-        raise RuntimeError(
-            "ModelCheckpoint has no save function: glassnet.io.save_checkpoint is not "
-            "available in this version; pass save_fn=f(path, net, optimizer, history, "
-            "rng_state, epoch, step)"
-        ) from error
+        history = History.from_dict(checkpoint.history)  # a dict: never a path
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as error:
+        raise ModelFormatError(f"history is not valid: {error}") from None
+    return dataclasses.replace(checkpoint, history=history)
+
+
+def default_save_fn():
+    """The save function ModelCheckpoint uses unless given one: ``save_checkpoint``."""
+    return save_checkpoint
 
 
 class ModelCheckpoint(Callback):
@@ -35,7 +104,7 @@ class ModelCheckpoint(Callback):
     with ``rng_state = net.rng.bit_generator.state`` and (epoch, step) the position a
     resumed fit continues from (``fit(initial_epoch=epoch, initial_step=step)``; after
     a completed epoch e that is (e + 1, 0)). ``save_fn`` defaults to
-    ``glassnet.io.save_checkpoint`` (atomic, safetensors).
+    ``gn.save_checkpoint`` (atomic, safetensors).
 
     Parameters
     ----------

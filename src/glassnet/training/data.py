@@ -21,7 +21,7 @@ import numbers
 
 import numpy as np
 
-from ..data.datasets import split_indices
+from ..data.splits import split_indices
 from ..nn.losses import BinaryCrossEntropyLoss, CrossEntropyLoss
 from ..validation import check_input_matrix, check_same_length, check_sample_weight
 
@@ -182,31 +182,52 @@ def class_labels(Y: np.ndarray, loss) -> np.ndarray | None:
     return None
 
 
-def class_weights_to_samples(class_weight, labels, n_classes: int) -> np.ndarray:
-    """w_i = class_weight[y_i]; "balanced" gives n / (n_classes * n_c) as scikit-learn.
-
-    Classes missing from the dict weigh 1.
-    """
-    if labels is None:
-        raise ValueError(
-            "class_weight needs class targets (loss 'cross_entropy', or "
-            "'binary_crossentropy' with one output); use sample_weight for regression"
-        )
+def check_class_weight(class_weight) -> None:
+    """class_weight is None, "balanced" or a dict of finite non-negative weights (its
+    keys are checked against the classes, in ``class_weights_to_samples``)."""
+    if class_weight is None:
+        return
+    if isinstance(class_weight, dict):
+        for cls, weight in class_weight.items():
+            if (
+                isinstance(weight, bool)
+                or not isinstance(weight, numbers.Real)
+                or not (math.isfinite(weight) and weight >= 0)
+            ):
+                raise ValueError(
+                    f"class_weight[{cls}] must be a finite non-negative number, got "
+                    f"{weight!r}"
+                )
+        return
     if isinstance(class_weight, str):
         if class_weight != "balanced":
             raise ValueError(
                 f"class_weight must be a dict or 'balanced', got {class_weight!r}"
             )
+        return
+    raise TypeError(
+        f"class_weight must be a dict {{class: weight}} or 'balanced', got "
+        f"{type(class_weight).__name__}"
+    )
+
+
+def class_weights_to_samples(class_weight, labels, n_classes: int) -> np.ndarray:
+    """w_i = class_weight[y_i]; "balanced" gives n / (n_classes * n_c) as scikit-learn.
+
+    Classes missing from the dict weigh 1.
+    """
+    check_class_weight(class_weight)
+    if labels is None:
+        raise ValueError(
+            "class_weight needs class targets (loss 'cross_entropy', or "
+            "'binary_crossentropy' with one output); use sample_weight for regression"
+        )
+    if class_weight == "balanced":
         counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
         present = counts > 0
         table = np.ones(n_classes)
         table[present] = len(labels) / (present.sum() * counts[present])
         return table[labels]
-    if not isinstance(class_weight, dict):
-        raise TypeError(
-            f"class_weight must be a dict {{class: weight}} or 'balanced', got "
-            f"{type(class_weight).__name__}"
-        )
     table = np.ones(n_classes)
     for cls, weight in class_weight.items():
         if (
@@ -216,14 +237,6 @@ def class_weights_to_samples(class_weight, labels, n_classes: int) -> np.ndarray
         ):
             raise ValueError(
                 f"class_weight keys must be class labels 0..{n_classes - 1}, got {cls!r}"
-            )
-        if (
-            isinstance(weight, bool)
-            or not isinstance(weight, numbers.Real)
-            or not (math.isfinite(weight) and weight >= 0)
-        ):
-            raise ValueError(
-                f"class_weight[{cls}] must be a finite non-negative number, got {weight!r}"
             )
         table[int(cls)] = float(weight)
     return table[labels]

@@ -1,16 +1,26 @@
-"""fit: check everything once at the boundary, then hand over to the loop."""
+"""fit: the settings checked once (a TrainConfig), the data checked once, then the
+loop.
+
+``fit(net, X, y, **settings)`` builds a ``TrainConfig`` from its keywords (or takes
+``config=``) and hands it to ``_train``, which does one thing per step: resolve the
+loss and the seed, prepare the data, build the validation and the callbacks, run the
+Trainer, and give back the History with the config it ran (``history.config``).
+Nothing is left on the network: ``evaluate`` and ``predict_classes`` take a loss and
+metrics as arguments, or derive the loss from the output layer.
+"""
 
 from __future__ import annotations
 
-import numbers
+import dataclasses
 
 import numpy as np
 
-from ..nn.losses import default_loss, get_loss
-from ..optim.optimizers import get_optimizer
+from ..nn.losses import default_loss
+from ..optim import get_optimizer
 from ..optim.schedules import Schedule
-from ..validation import check_number, check_positive_int, check_sample_weight
-from .callbacks import Callback, CallbackList
+from ..validation import check_sample_weight
+from .callbacks import CallbackList
+from .config import TrainConfig
 from .data import (
     ArrayBatches,
     IterableBatches,
@@ -28,6 +38,9 @@ from .metrics import resolve_metrics
 from .predict import evaluate_prepared
 from .progress import ProgressBar
 from .tasks import output_task
+
+#: The settings as fit's keywords take them when none is given.
+_DEFAULTS = TrainConfig()
 
 
 def fit(
@@ -52,6 +65,7 @@ def fit(
     initial_step: int = 0,
     verbose: int = 1,
     adversarial=None,
+    config: TrainConfig | None = None,
 ) -> History:
     """Train ``net`` on (X, y) by minibatch gradient descent; return the History.
 
@@ -61,6 +75,11 @@ def fit(
     ``shuffle=False``). With ``shuffle=False, batch_size=None`` each epoch is exactly
     one full-batch gradient-descent step.
 
+    The keywords other than the data (X, y, validation_data, sample_weight) are the
+    settings of ``glassnet.training.TrainConfig``, with the same names and defaults,
+    and are checked the same way; ``config=TrainConfig(...)`` gives them all at once
+    instead (then no setting may also be given as a keyword).
+
     Parameters
     ----------
     X : array-like (n, in_features), or an iterable of (X, y[, w]) batches (y=None)
@@ -69,6 +88,10 @@ def fit(
     y : array-like
         Targets: class labels (n,) for cross-entropy, 0/1 for binary cross-entropy,
         numbers (n,) or (n, k) for mse.
+    validation_data : (X_val, y_val) or (X_val, y_val, w_val), optional
+        Evaluated after each epoch, logged as "val_loss" and "val_<metric>".
+    sample_weight : array-like (n,), optional
+        The loss becomes sum_i w_i L_i / sum_i w_i within each batch.
     loss : str or Loss, optional
         Default from the output layer: softmax -> "cross_entropy", sigmoid ->
         "binary_crossentropy", anything else -> "mse".
@@ -83,7 +106,6 @@ def fit(
     seed : int or None, default 0
         Orders the batches and the validation split. None draws one from ``net.rng``
         (recorded as ``history.seed``). Dropout masks come from ``net.rng``.
-    validation_data : (X_val, y_val) or (X_val, y_val, w_val), optional
     validation_split : float in [0, 1), default 0
         Hold out this fraction of (X, y), chosen at random from ``seed`` and
         stratified by class for classification losses.
@@ -95,8 +117,6 @@ def fit(
     callbacks : list of Callback (or schedules, wrapped in LearningRateScheduler)
     class_weight : dict {class: weight} or "balanced", optional
         Multiplies each sample's weight in the loss by its class's weight.
-    sample_weight : array-like (n,), optional
-        The loss becomes sum_i w_i L_i / sum_i w_i within each batch.
     initial_epoch, initial_step : int, default 0
         Resume at this epoch and this many batches into it (``history.next_epoch``,
         ``history.next_step`` of the run being continued; pass the same seed and
@@ -111,10 +131,15 @@ def fit(
         and the step minimises L = (1 - mix) L(x, y) + mix L(x_adv, y) (see
         ``glassnet.attacks.adversarial_step``); the logged loss is this mix and the
         training metrics are on the clean inputs.
+    config : TrainConfig, optional
+        All the settings above in one object, instead of the keywords.
 
     Returns
     -------
     History
+        Its ``config`` is the TrainConfig of this run with the loss and the seed
+        filled in: ``net.evaluate(X, y, loss=history.config.loss,
+        metrics=history.config.metrics)`` scores other data as the run did.
 
     Raises
     ------
@@ -132,156 +157,153 @@ def fit(
     ...                   batch_size=None, metrics=["accuracy"], verbose=0)
     >>> history.history["accuracy"][-1], net.predict_classes(X).tolist()
     (1.0, [0, 1, 1, 0])
+    >>> history.config.epochs, history.config.metrics
+    (300, ('accuracy',))
     """
-    loss = _loss_for(net, loss)
-    optimizer = get_optimizer(optimizer)
-    epochs = check_positive_int(epochs, "epochs")
-    initial_epoch = _count(initial_epoch, "initial_epoch")
-    initial_step = _count(initial_step, "initial_step")
-    if initial_epoch > epochs:
-        raise ValueError(
-            f"initial_epoch={initial_epoch} is past epochs={epochs} (epochs is the "
-            "index to stop at, as in Keras)"
-        )
-    if batch_size is not None:
-        batch_size = check_positive_int(batch_size, "batch_size")
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
-    _check_adversarial(adversarial)
-    validation_split = check_number(
-        validation_split, "validation_split", low=0.0, high=1.0, high_open=True
+    settings = TrainConfig(
+        loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
+        shuffle=shuffle, seed=seed, validation_split=validation_split,
+        metrics=metrics, early_stopping=early_stopping, callbacks=callbacks,
+        class_weight=class_weight, initial_epoch=initial_epoch,
+        initial_step=initial_step, verbose=verbose, adversarial=adversarial,
+    )  # fmt: skip
+    return _train(
+        net, X, y, _one_config(settings, config), validation_data, sample_weight
     )
-    if validation_split and validation_data is not None:
-        raise ValueError("give validation_data or validation_split, not both")
-    resuming = initial_epoch > 0 or initial_step > 0
-    if seed is None:
-        if resuming and (shuffle or validation_split):
-            raise ValueError(
-                "resuming (initial_epoch/initial_step) needs the seed of the run being "
-                "continued to recompute its batch order: pass seed=history.seed"
-            )
-        seed = int(net.rng.integers(2**32))
-    elif isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
-    seed = int(seed)
 
-    task = output_task(net, loss)
-    metric_fns = resolve_metrics(metrics, task)
-    if y is None:
-        data = _iterable_data(
-            net, X, loss, validation_split, class_weight, sample_weight
+
+def _one_config(settings: TrainConfig, config: TrainConfig | None) -> TrainConfig:
+    """The settings from the keywords, or ``config`` when it is given alone."""
+    if config is None:
+        return settings
+    if not isinstance(config, TrainConfig):
+        raise TypeError(
+            f"config must be a glassnet.training.TrainConfig, got {type(config).__name__}"
         )
-        val = None
-    else:
-        data, val = _array_data(
-            net, X, y, loss, batch_size, shuffle, seed, validation_split,
-            class_weight, sample_weight,
-        )  # fmt: skip
+    given = [
+        field.name
+        for field in dataclasses.fields(TrainConfig)
+        if getattr(settings, field.name) != getattr(_DEFAULTS, field.name)
+    ]
+    if given:
+        raise TypeError(
+            "give the settings either as keywords or as config=TrainConfig(...), not "
+            f"both: got config and {', '.join(given)}"
+        )
+    return config
+
+
+def _train(net, X, y, config: TrainConfig, validation_data, sample_weight) -> History:
+    """One training run of ``net`` with checked settings ``config``."""
+    if config.validation_split and validation_data is not None:
+        raise ValueError("give validation_data or validation_split, not both")
+    config = _as_run(net, config)
+    loss = config.loss
+    task = output_task(net, loss)
+    metrics = resolve_metrics(config.metrics, task)
+    data, val = _training_data(net, X, y, config, sample_weight)
     if validation_data is not None:
         val = _validation_arrays(net, loss, validation_data)
-    validate = None
-    if val is not None:
+    validate = _validator(net, loss, val, metrics, task)
+    _check_start(config, data)
+    optimizer = get_optimizer(config.optimizer)
+    trainer = Trainer(
+        net, loss, optimizer, data, epochs=config.epochs, seed=config.seed,
+        task=task, metrics=metrics, callbacks=_callbacks(config), validate=validate,
+        params=_params(config, data, optimizer, metrics, validate is not None),
+    )  # fmt: skip
+    if config.adversarial is not None:
+        trainer.step_fn = config.adversarial.wrap(trainer.step_fn)
+    history = trainer.run(config.initial_epoch, config.initial_step)
+    history.config = config
+    return history
 
-        def validate():
-            Xv, Yv, wv = val
-            return evaluate_prepared(
-                net, loss, Xv, Yv, wv, metric_fns, task, prefix="val_"
-            )
 
-    if data.steps is not None and initial_step >= data.steps:
+def _as_run(net, config: TrainConfig) -> TrainConfig:
+    """``config`` with what the network decides filled in: the loss of the output
+    layer when none is named, a seed drawn from ``net.rng`` when seed is None."""
+    loss = config.loss
+    if loss is None:
+        loss = default_loss(net.layers[-1].output_activation)
+    seed = config.seed
+    if seed is None:
+        seed = int(net.rng.integers(2**32))
+    return dataclasses.replace(config, loss=loss, seed=seed)
+
+
+def _check_start(config: TrainConfig, data) -> None:
+    """initial_step must fall inside an epoch of ``data``."""
+    steps, step = data.steps, config.initial_step
+    if steps is not None and step >= steps:
         raise ValueError(
-            f"initial_step={initial_step} but an epoch has only {data.steps} steps "
-            f"(0..{data.steps - 1}); the next epoch starts at initial_epoch="
-            f"{initial_epoch + 1}, initial_step=0"
+            f"initial_step={step} but an epoch has only {steps} steps "
+            f"(0..{steps - 1}); the next epoch starts at initial_epoch="
+            f"{config.initial_epoch + 1}, initial_step=0"
         )
 
-    callback_list = _callbacks(callbacks, early_stopping, verbose)
+
+def _params(config: TrainConfig, data, optimizer, metrics, validation: bool) -> dict:
+    """``history.params``: the run's settings as plain values (JSON-ready)."""
     params = {
-        "epochs": epochs,
+        "epochs": config.epochs,
         "steps": data.steps,
         "batch_size": data.batch_size,
         "n_samples": data.n,
         "shuffle": bool(data.shuffle),
-        "seed": seed,
-        "initial_epoch": initial_epoch,
-        "initial_step": initial_step,
-        "loss": loss.name,
+        "seed": config.seed,
+        "initial_epoch": config.initial_epoch,
+        "initial_step": config.initial_step,
+        "loss": config.loss.name,
         "optimizer": optimizer.config(),
-        "metrics": [name for name, _ in metric_fns],
-        "validation": validate is not None,
-        "verbose": verbose,
+        "metrics": [name for name, _ in metrics],
+        "validation": validation,
+        "verbose": config.verbose,
     }
-    if adversarial is not None:
-        params["adversarial"] = adversarial.config()
-    # evaluate/predict_classes default to the loss and metrics of the last fit.
-    net._train_config = {"loss": loss, "metrics": [name for name, _ in metric_fns]}
-    trainer = Trainer(
-        net,
-        loss,
-        optimizer,
-        data,
-        epochs=epochs,
-        seed=seed,
-        task=task,
-        metrics=metric_fns,
-        callbacks=callback_list,
-        validate=validate,
-        params=params,
-    )
-    if adversarial is not None:
-        trainer.step_fn = adversarial.wrap(trainer.step_fn)
-    return trainer.run(initial_epoch, initial_step)
+    if config.adversarial is not None:
+        params["adversarial"] = config.adversarial.config()
+    return params
 
 
-def _check_adversarial(adversarial) -> None:
-    from ..robustness.attacks import FGSM, PGD
-
-    if adversarial is not None and not isinstance(adversarial, (FGSM, PGD)):
-        raise TypeError(
-            "adversarial must be gn.attacks.FGSM(eps=...) or gn.attacks.PGD(eps=...), "
-            f"got {type(adversarial).__name__}"
+# -- data ------------------------------------------------------------------------------
+def _training_data(net, X, y, config: TrainConfig, sample_weight):
+    """(batches, validation arrays or None) for arrays (X, y) or an iterable X."""
+    if y is None:
+        _check_iterable(X, config, sample_weight)
+        return IterableBatches(X, net, config.loss), None
+    X, Y = _arrays(net, X, y, config.loss)
+    labels = None
+    if config.class_weight is not None or config.validation_split:
+        labels = class_labels(Y, config.loss)  # a pass over Y, made only when needed
+    weights = _row_weights(Y, labels, config.class_weight, sample_weight)
+    rows = val = None
+    if config.validation_split:
+        rows, val_rows = validation_rows(
+            len(Y), config.validation_split, labels, config.seed
         )
+        Xv = np.asarray(X[val_rows], dtype=net.dtype)
+        val = (Xv, Y[val_rows], None if weights is None else weights[val_rows])
+    data = ArrayBatches(
+        X, Y, weights, config.batch_size, config.shuffle, net.dtype, rows
+    )
+    return data, val
 
 
-def _count(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return int(value)
-
-
-def _loss_for(net, loss):
-    if loss is not None:
-        return get_loss(loss)
-    return default_loss(net.layers[-1].output_activation)
-
-
-def _array_data(
-    net,
-    X,
-    y,
-    loss,
-    batch_size,
-    shuffle,
-    seed,
-    validation_split,
-    class_weight,
-    sample_weight,
-):
-    """ArrayBatches for training, and (X_val, Y_val, w_val) of a validation split."""
-    X = as_indexable(X)
-    check_rows(X, net.in_features, net.dtype)
+def _arrays(net, X, y, loss, name: str = "X"):
+    """(X, Y): X checked and row-indexable, Y the targets prepared for ``loss``
+    (once, shaped like the output)."""
+    X = as_indexable(X, name)
+    check_rows(X, net.in_features, net.dtype, name)
     y = np.asarray(y)
     if len(y) != X.shape[0]:
         raise ValueError(
-            f"X and y have different numbers of samples: {X.shape[0]} and {len(y)}"
+            f"{name} and y have different numbers of samples: {X.shape[0]} and {len(y)}"
         )
-    Y = net.prepare_targets(y, loss)  # targets prepared once, shaped like the output
-    n = X.shape[0]
-    # class of each row, for class weights and a stratified split (a pass over Y:
-    # only made when one of them needs it)
-    labels = (
-        class_labels(Y, loss) if class_weight is not None or validation_split else None
-    )
+    return X, net.prepare_targets(y, loss)
+
+
+def _row_weights(Y, labels, class_weight, sample_weight):
+    """Per-row weights w_i = sample_weight_i * class_weight[y_i], or None."""
+    n = len(Y)
     weights = None
     if sample_weight is not None:
         weights = check_sample_weight(sample_weight, n)
@@ -289,16 +311,12 @@ def _array_data(
         per_class = class_weights_to_samples(class_weight, labels, max(Y.shape[1], 2))
         weights = per_class if weights is None else weights * per_class
         check_sample_weight(weights, n, "sample_weight * class_weight")
-    rows = val = None
-    if validation_split:
-        rows, val_rows = validation_rows(n, validation_split, labels, seed)
-        Xv = np.asarray(X[val_rows], dtype=net.dtype)
-        val = (Xv, Y[val_rows], None if weights is None else weights[val_rows])
-    data = ArrayBatches(X, Y, weights, batch_size, shuffle, net.dtype, rows)
-    return data, val
+    return weights
 
 
-def _iterable_data(net, data, loss, validation_split, class_weight, sample_weight):
+def _check_iterable(data, config: TrainConfig, sample_weight) -> None:
+    """X given without y must be an iterable of batches, and the settings that need
+    the whole arrays are refused."""
     if isinstance(data, np.ndarray) or hasattr(data, "shape"):
         raise ValueError(
             "y is missing: pass fit(X, y, ...), or an iterable of (X, y) batches as X"
@@ -309,8 +327,8 @@ def _iterable_data(net, data, loss, validation_split, class_weight, sample_weigh
             f"{type(data).__name__}"
         )
     for name, value in (
-        ("validation_split", validation_split or None),
-        ("class_weight", class_weight),
+        ("validation_split", config.validation_split or None),
+        ("class_weight", config.class_weight),
         ("sample_weight", sample_weight),
     ):
         if value is not None:
@@ -318,10 +336,10 @@ def _iterable_data(net, data, loss, validation_split, class_weight, sample_weigh
                 f"{name} needs arrays X and y; with an iterable of batches give "
                 "validation_data= and per-batch weights as (X, y, w)"
             )
-    return IterableBatches(data, net, loss)
 
 
 def _validation_arrays(net, loss, validation_data):
+    """(X_val, Y_val, w_val) from validation_data, checked as fit's own data."""
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (
         2,
         3,
@@ -330,15 +348,7 @@ def _validation_arrays(net, loss, validation_data):
             "validation_data must be a tuple (X_val, y_val) or (X_val, y_val, "
             f"sample_weight_val), got {type(validation_data).__name__}"
         )
-    Xv = as_indexable(validation_data[0], "validation X")
-    check_rows(Xv, net.in_features, net.dtype, "validation X")
-    yv = np.asarray(validation_data[1])
-    if len(yv) != Xv.shape[0]:
-        raise ValueError(
-            f"validation X and y have different numbers of samples: {Xv.shape[0]} and "
-            f"{len(yv)}"
-        )
-    Yv = net.prepare_targets(yv, loss)
+    Xv, Yv = _arrays(net, validation_data[0], validation_data[1], loss, "validation X")
     wv = None
     if len(validation_data) == 3 and validation_data[2] is not None:
         wv = check_sample_weight(
@@ -347,25 +357,25 @@ def _validation_arrays(net, loss, validation_data):
     return Xv, Yv, wv
 
 
-def _callbacks(callbacks, early_stopping, verbose) -> CallbackList:
-    if callbacks is None:
-        callbacks = []
-    elif isinstance(callbacks, (Callback, Schedule)):
-        callbacks = [callbacks]
-    result = [ProgressBar(verbose)] if verbose else []
-    for cb in list(callbacks) + (
-        [early_stopping] if early_stopping is not None else []
-    ):
-        if isinstance(cb, Schedule):
-            cb = LearningRateScheduler(cb)
-        if not isinstance(cb, Callback):
-            raise TypeError(
-                "callbacks must be glassnet Callback objects (or schedules), got "
-                f"{type(cb).__name__}"
-            )
-        result.append(cb)
-    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
-        raise TypeError(
-            f"early_stopping must be a gn.EarlyStopping, got {type(early_stopping).__name__}"
-        )
+def _validator(net, loss, val, metrics, task):
+    """f() -> {"val_loss": ..., "val_<metric>": ...} on the validation arrays, or
+    None without validation."""
+    if val is None:
+        return None
+    Xv, Yv, wv = val
+
+    def validate():
+        return evaluate_prepared(net, loss, Xv, Yv, wv, metrics, task, prefix="val_")
+
+    return validate
+
+
+# -- callbacks -------------------------------------------------------------------------
+def _callbacks(config: TrainConfig) -> CallbackList:
+    """The progress output, the configured callbacks (schedules wrapped in a
+    LearningRateScheduler), then early stopping, in that order."""
+    result = [ProgressBar(config.verbose)] if config.verbose else []
+    extra = [] if config.early_stopping is None else [config.early_stopping]
+    for cb in [*config.callbacks, *extra]:
+        result.append(LearningRateScheduler(cb) if isinstance(cb, Schedule) else cb)
     return CallbackList(result)

@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from .._fast import kernels, threads
+from .._fast import ops, threads
 from ..errors import DivergenceError
 from .history import History
 
@@ -193,17 +193,17 @@ class Trainer:
         """Raise DivergenceError, keeping the last finite weights, if the loss or
         the updated weights are NaN or inf.
 
-        One pass checks every weight: the compiled loop of ``glassnet._fast.kernels``,
+        One pass checks every weight: the compiled loop (``glassnet._fast.ops``),
         or else a dot product with ones (a NaN or inf anywhere makes the sum NaN or
         inf; BLAS sums faster than ndarray.sum), confirmed by np.isfinite, which
         also names the culprit, since huge finite weights can overflow the sum.
         """
         params = self.net.flat_params
         if math.isfinite(value):
-            fused = kernels.get()
-            if fused is not None and fused.all_finite(params):
-                return
-            if fused is None and math.isfinite(float(np.dot(params, self._ones))):
+            finite = ops.all_finite(params, load=True)
+            if finite is None:
+                finite = math.isfinite(float(np.dot(params, self._ones)))
+            if finite:
                 return
             bad = np.flatnonzero(~np.isfinite(params))
             if not bad.size:

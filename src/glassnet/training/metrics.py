@@ -276,51 +276,81 @@ _CLASSIFICATION = {"accuracy", "top_k_accuracy", "precision", "recall", "f1"}
 _TOP_K = re.compile(r"top_?(\d+)_accuracy")
 
 
-def resolve_metrics(metrics, task: OutputTask):
-    """[(name, f(task, Y, A))] for fit/evaluate, checked against the task once."""
+def check_metrics(metrics) -> tuple:
+    """``metrics`` as a tuple of known names and callables f(y_true, y_pred), checked
+    without a network (what fit's settings can check before seeing one).
+
+    Examples
+    --------
+    >>> check_metrics("acc"), check_metrics(None)
+    (('acc',), ())
+    """
     if metrics is None:
-        return []
+        return ()
     if isinstance(metrics, str) or callable(metrics):
         metrics = [metrics]
-    resolved = []
+    metrics = tuple(metrics)
     for metric in metrics:
-        if callable(metric):
-            name = getattr(metric, "__name__", type(metric).__name__)
-            resolved.append((name, lambda task, Y, A, f=metric: float(f(Y, A))))
-            continue
-        if not isinstance(metric, str):
-            raise TypeError(
-                f"a metric must be a name or a callable f(y_true, y_pred), got {metric!r}"
-            )
-        key = _ALIASES.get(metric.lower(), metric.lower())
-        match = _TOP_K.fullmatch(key)
-        if match:
-            fn, kind = _top_k(int(match.group(1))), "top_k_accuracy"
-        elif key in METRICS:
-            fn, kind = METRICS[key], key
-        else:
-            raise ValueError(
-                f"unknown metric {metric!r}; expected one of {sorted(METRICS)}, "
-                "'top<k>_accuracy', or a callable f(y_true, y_pred)"
-            )
-        if kind in _CLASSIFICATION and not task.is_classification:
-            raise ValueError(
-                f"metric {metric!r} needs class outputs (a softmax or sigmoid output "
-                "layer, or a cross-entropy loss); this network's outputs are "
-                "regression values: use 'mse', 'mae' or 'r2'"
-            )
-        if kind in ("precision", "recall", "f1") and task.kind == "multilabel":
-            raise ValueError(
-                f"metric {metric!r} is the macro average over classes of single-label "
-                "outputs; this network has several independent sigmoid outputs"
-            )
-        if kind == "top_k_accuracy" and task.kind != "multiclass":
-            raise ValueError(
-                f"metric {metric!r} needs a multiclass output (>= 2 classes)"
-            )
-        resolved.append((metric, fn))
-    names = [name for name, _ in resolved]
+        if not callable(metric):
+            _lookup(metric)
+    names = [_name(metric) for metric in metrics]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValueError(f"metrics listed twice: {duplicates}")
+    return metrics
+
+
+def resolve_metrics(metrics, task: OutputTask):
+    """[(name, f(task, Y, A))] for fit/evaluate, checked against the task once."""
+    resolved = []
+    for metric in check_metrics(metrics):
+        if callable(metric):
+            resolved.append(
+                (_name(metric), lambda task, Y, A, f=metric: float(f(Y, A)))
+            )
+            continue
+        fn, kind = _lookup(metric)
+        _check_task(metric, kind, task)
+        resolved.append((metric, fn))
     return resolved
+
+
+def _name(metric) -> str:
+    if callable(metric):
+        return getattr(metric, "__name__", type(metric).__name__)
+    return metric
+
+
+def _lookup(metric):
+    """(f(task, Y, A), kind) of a metric's name; kind is its METRICS key."""
+    if not isinstance(metric, str):
+        raise TypeError(
+            f"a metric must be a name or a callable f(y_true, y_pred), got {metric!r}"
+        )
+    key = _ALIASES.get(metric.lower(), metric.lower())
+    match = _TOP_K.fullmatch(key)
+    if match:
+        return _top_k(int(match.group(1))), "top_k_accuracy"
+    if key in METRICS:
+        return METRICS[key], key
+    raise ValueError(
+        f"unknown metric {metric!r}; expected one of {sorted(METRICS)}, "
+        "'top<k>_accuracy', or a callable f(y_true, y_pred)"
+    )
+
+
+def _check_task(metric: str, kind: str, task: OutputTask) -> None:
+    """Refuse a metric that cannot read this task's outputs."""
+    if kind in _CLASSIFICATION and not task.is_classification:
+        raise ValueError(
+            f"metric {metric!r} needs class outputs (a softmax or sigmoid output "
+            "layer, or a cross-entropy loss); this network's outputs are "
+            "regression values: use 'mse', 'mae' or 'r2'"
+        )
+    if kind in ("precision", "recall", "f1") and task.kind == "multilabel":
+        raise ValueError(
+            f"metric {metric!r} is the macro average over classes of single-label "
+            "outputs; this network has several independent sigmoid outputs"
+        )
+    if kind == "top_k_accuracy" and task.kind != "multiclass":
+        raise ValueError(f"metric {metric!r} needs a multiclass output (>= 2 classes)")

@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from .._fast import threads
-from ..nn.losses import get_loss
+from ..nn.losses import default_loss, get_loss
 from ..validation import check_input_matrix, check_positive_int, check_sample_weight
 from .data import as_indexable, check_rows
 from .metrics import resolve_metrics
@@ -85,16 +85,21 @@ def _checked_batch(net, Xb, ones):
 
 
 def _loss_for(net, loss):
+    """``loss`` as a Loss; by default the one of the output layer (softmax ->
+    cross-entropy, sigmoid -> binary cross-entropy, else mse), as ``fit``'s."""
     if loss is not None:
         return get_loss(loss)
-    remembered = getattr(net, "_train_config", {}).get("loss")
-    return remembered
+    return default_loss(net.layers[-1].output_activation)
 
 
 def predict_classes(net, X, batch_size: int | None = None, loss=None) -> np.ndarray:
     """Class labels: argmax of the outputs for several classes; for one sigmoid
     output 1 where a >= 0.5 (z >= 0 with a from_logits loss). Shape (n,), or (n, k)
-    for k independent sigmoid outputs."""
+    for k independent sigmoid outputs.
+
+    ``loss`` says how to read outputs that are logits: pass the from_logits loss the
+    network was trained with (``history.config.loss``); by default the outputs are
+    read from the output layer (softmax or sigmoid)."""
     task = output_task(net, _loss_for(net, loss))
     return task.labels(predict(net, X, batch_size))
 
@@ -102,7 +107,18 @@ def predict_classes(net, X, batch_size: int | None = None, loss=None) -> np.ndar
 def predict_proba(net, X, batch_size: int | None = None, loss=None) -> np.ndarray:
     """Class probabilities, rows summing to 1, shape (n, n_classes) as in
     scikit-learn: the softmax outputs; [1 - p, p] for one sigmoid output; softmax or
-    sigmoid applied to logits when the network was trained with a from_logits loss."""
+    sigmoid applied to logits when ``loss`` is a from_logits loss (pass the one the
+    network was trained with, ``history.config.loss``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import glassnet as gn
+    >>> net = gn.Sequential(gn.Dense(2, 3), dtype="float64", seed=0)  # logits out
+    >>> logits = gn.CrossEntropyLoss(from_logits=True)
+    >>> gn.training.predict_proba(net, np.ones((4, 2)), loss=logits).sum(axis=1)
+    array([1., 1., 1., 1.])
+    """
     task = output_task(net, _loss_for(net, loss))
     return task.probabilities(predict(net, X, batch_size))
 
@@ -118,8 +134,13 @@ def evaluate(
 ) -> dict:
     """{"loss": L, metric name: value, ...} of the network on (X, y).
 
-    ``loss`` and ``metrics`` default to those of the network's last ``fit``. The loss
-    is weighted by ``sample_weight`` if given; metrics are unweighted (as Keras's).
+    ``loss`` defaults to the one ``fit`` pairs with the output layer (softmax ->
+    cross-entropy, sigmoid -> binary cross-entropy, else mse). With neither loss
+    nor metrics named, the result is the output layer's own report: that loss and,
+    for class outputs, the accuracy; naming either gives just what is named. To
+    score as a training run did, pass its settings: ``loss=history.config.loss,
+    metrics=history.config.metrics``. The loss is weighted by ``sample_weight`` if
+    given; metrics are unweighted (as Keras's).
 
     Examples
     --------
@@ -130,12 +151,12 @@ def evaluate(
     >>> result = net.evaluate(X, y, loss="binary_crossentropy", metrics=["accuracy"])
     >>> round(result["loss"], 4), result["accuracy"]  # (log(1+e^-3) + 3 log(1+e^-1)) / 4
     (0.2471, 1.0)
+    >>> net.evaluate(X, y) == result  # sigmoid: binary cross-entropy and accuracy
+    True
     """
+    if loss is None and metrics is None:
+        metrics = _default_metrics(net)
     loss = _loss_for(net, loss)
-    if loss is None:
-        raise ValueError("evaluate needs loss=... (this network has not been fit yet)")
-    if metrics is None:
-        metrics = getattr(net, "_train_config", {}).get("metrics")
     X = _rows(net, X)
     check_rows(X, net.in_features, net.dtype)
     if len(y) != X.shape[0]:
@@ -149,6 +170,11 @@ def evaluate(
     return evaluate_prepared(
         net, loss, X, Y, sample_weight, resolve_metrics(metrics, task), task, batch_size
     )
+
+
+def _default_metrics(net) -> list[str]:
+    """The metrics of the output layer's own report: accuracy for class outputs."""
+    return ["accuracy"] if output_task(net).is_classification else []
 
 
 def evaluate_prepared(

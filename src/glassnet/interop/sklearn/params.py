@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...nn.activations import Activation, get_activation
-from ...optim.optimizers import OPTIMIZERS, Optimizer, get_optimizer
+from ...optim import OPTIMIZERS, Optimizer, get_optimizer
 from ...validation import check_dtype, check_number, check_positive_int
 
 #: The learning_rate default; an optimizer object keeps its own lr unless another

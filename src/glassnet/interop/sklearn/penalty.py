@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...optim.optimizers import Optimizer
+from ...optim.base import Optimizer
 
 
 class L2Penalty(Optimizer):

@@ -1,0 +1,7 @@
+"""The one error a data file that cannot be used raises."""
+
+from __future__ import annotations
+
+
+class DataError(ValueError):
+    """A data file that cannot be used as asked: the message says why and what to do."""

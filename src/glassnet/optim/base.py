@@ -1,0 +1,176 @@
+"""Optimizers: the update theta <- theta - (step) for every parameter at once.
+
+Each optimizer works on the network's two flat buffers, ``net.flat_params`` (theta) and
+``net.flat_grads`` (g = dL/dtheta), so one vectorised update covers every layer::
+
+    opt.step(net.flat_params, net.flat_grads)     # theta updated in place
+
+The update rules are the published ones, in the same order of operations as
+``torch.optim`` (dampening 0), so a PyTorch user gets the same trajectory from the same
+start. Nothing is hidden: no clipping, decay or averaging unless asked for.
+
+State (moments, the step count t, the learning rate) is inspectable and restorable:
+``opt.state_dict()`` is a flat dict of numpy arrays and Python scalars,
+``opt.load_state_dict(d)`` puts it back exactly, and ``opt.config()`` gives the
+hyperparameters, so ``get_optimizer(**opt.config())`` rebuilds the same optimizer.
+
+Each optimizer's ``_update`` is its paper's update written in numpy, in place; a
+compiled loop (``glassnet._fast``) may run the same operations in one pass instead,
+with bitwise the same result.
+
+Examples
+--------
+>>> import numpy as np
+>>> import glassnet as gn
+>>> theta, g = np.array([1.0, -2.0]), np.array([0.5, 0.5])
+>>> gn.SGD(lr=0.1).step(theta, g); theta          # theta - lr g
+array([ 0.95, -2.05])
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._fast import ops
+from ..validation import check_number
+
+
+def clip_by_global_norm(grads: np.ndarray, max_norm: float) -> float:
+    """Scale g in place so that ||g||_2 <= max_norm; return the norm before clipping.
+
+    g <- g * min(1, max_norm / (||g||_2 + 1e-6)), the rule of
+    ``torch.nn.utils.clip_grad_norm_`` (the 1e-6 keeps the division finite at g = 0).
+    The norm is over every parameter of the network together (the global norm).
+    """
+    norm = math.sqrt(float(np.dot(grads, grads)))
+    scale = max_norm / (norm + 1e-6)
+    if scale < 1.0:
+        grads *= scale
+    return norm
+
+
+class Optimizer:
+    """Base class: ``step`` clips (if asked), counts t, then applies ``_update``.
+
+    Subclasses list their moment buffers in ``_buffers`` (created as zeros, shape of
+    theta, at the first step) and write ``_update(theta, g)`` in place, in numpy, as
+    in their paper. ``@ops.update_loop(name)`` on it names a compiled loop that may
+    run the same update in one pass; ``step`` asks ``ops.compiled_update`` first.
+    """
+
+    name = "optimizer"
+    _buffers: tuple[str, ...] = ()
+
+    def __init__(self, lr: float, clip_norm: float | None = None):
+        self.lr = check_number(lr, "lr", low=0.0, low_open=True)
+        #: The learning rate given at construction; schedules scale this one.
+        self.initial_lr = self.lr
+        self.clip_norm = (
+            None
+            if clip_norm is None
+            else check_number(clip_norm, "clip_norm", low=0.0, low_open=True)
+        )
+        self.t = 0  # number of updates applied
+        self.state: dict[str, np.ndarray] = {}
+        self._scratch: np.ndarray | None = None
+
+    # -- the update -------------------------------------------------------------------
+    def step(self, params: np.ndarray, grads: np.ndarray) -> None:
+        """Update ``params`` (theta, 1-D) in place from ``grads`` (g = dL/dtheta, 1-D).
+
+        ``grads`` is scaled in place when ``clip_norm`` is set.
+        """
+        if self._scratch is None or self._scratch.shape != params.shape:
+            self._allocate(params)
+        if self.clip_norm is not None:
+            clip_by_global_norm(grads, self.clip_norm)
+        self.t += 1
+        if not ops.compiled_update(self, params, grads):  # else one compiled pass
+            self._update(params, grads)
+
+    def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
+        """theta <- theta - step, in place: the update as written in its paper."""
+        raise NotImplementedError
+
+    def _allocate(self, params: np.ndarray) -> None:
+        """Scratch space for the update, and the moment buffers if not loaded."""
+        if params.ndim != 1:
+            raise ValueError(
+                f"{self.name}.step works on flat 1-D arrays (net.flat_params, "
+                f"net.flat_grads), got params of shape {params.shape}"
+            )
+        for key in self._buffers:
+            buffer = self.state.get(key)
+            if buffer is None:
+                self.state[key] = np.zeros_like(params)
+            elif buffer.shape != params.shape:
+                raise ValueError(
+                    f"{self.name} state {key!r} has shape {buffer.shape} but the "
+                    f"parameters have shape {params.shape}: this state belongs to "
+                    "another network"
+                )
+            elif buffer.dtype != params.dtype:
+                self.state[key] = buffer.astype(params.dtype)
+        self._scratch = np.empty_like(params)
+        self._scratch2 = np.empty_like(params)
+
+    # -- state ------------------------------------------------------------------------
+    def config(self) -> dict:
+        """Hyperparameters, JSON-able, with "name": ``get_optimizer(**config)`` rebuilds."""
+        config = {"name": self.name, "lr": self.lr}
+        config.update(self._hyperparameters())
+        if self.clip_norm is not None:
+            config["clip_norm"] = self.clip_norm
+        return config
+
+    def _hyperparameters(self) -> dict:
+        return {}
+
+    def state_dict(self) -> dict:
+        """Step count, learning rates and moment buffers (copies), as a flat dict."""
+        state = {"t": self.t, "lr": self.lr, "initial_lr": self.initial_lr}
+        state.update({key: value.copy() for key, value in self.state.items()})
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what ``state_dict`` returned (arrays are copied in)."""
+        expected = {"t", "lr", "initial_lr"}
+        missing = sorted(expected - set(state))
+        unknown = sorted(set(state) - expected - set(self._buffers))
+        if missing or unknown:
+            raise ValueError(
+                f"{self.name} state_dict: expected keys {sorted(expected)} plus moment "
+                f"buffers from {list(self._buffers)}; missing {missing}, unknown {unknown}"
+            )
+        t = state["t"]
+        if isinstance(t, np.ndarray):
+            t = t.item()
+        if isinstance(t, bool) or not float(t).is_integer() or t < 0:
+            raise ValueError(f"state 't' must be a non-negative integer, got {t!r}")
+        buffers = {}
+        for key in self._buffers:
+            if key in state:
+                value = np.array(state[key], copy=True)
+                if value.ndim != 1 or value.dtype.kind != "f":
+                    raise ValueError(
+                        f"state {key!r} must be a 1-D float array, got "
+                        f"{value.dtype} of shape {value.shape}"
+                    )
+                buffers[key] = value
+        self.t = int(t)
+        self.lr = float(state["lr"])
+        self.initial_lr = float(state["initial_lr"])
+        self.state = buffers
+        self._scratch = None  # re-checked against the parameters at the next step
+
+    def reset(self) -> None:
+        """Forget the moments and the step count (as a freshly built optimizer)."""
+        self.t = 0
+        self.state = {}
+        self._scratch = None
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
