@@ -25,6 +25,7 @@ OPTIMIZERS = [
     ("sgd", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-3}),
     ("adam", {"lr": 0.01}),
     ("adam", {"lr": 0.01, "amsgrad": True}),
+    ("adamw", {"lr": 0.01, "weight_decay": 0.05}),
     ("rmsprop", {"lr": 0.01, "centered": True, "momentum": 0.5}),
 ]
 

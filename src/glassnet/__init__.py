@@ -14,7 +14,14 @@ from ._fast import blas, kernels  # BLAS kernels; the compiled loops
 from ._fast.threads import get_num_threads, set_num_threads  # BLAS threads per product
 from ._version import __version__
 from .data import datasets
-from .errors import DivergenceError, NotBuiltError, StepGradientError
+from .errors import (
+    DivergenceError,
+    GlassnetError,
+    InputError,
+    InputTypeError,
+    NotBuiltError,
+    StepGradientError,
+)
 from .explaining import (
     explain,  # gn.explain: the math of a network, step by step
     worked_example,
@@ -75,6 +82,7 @@ from .training import (
     LambdaCallback,
     LearningRateScheduler,
     ModelCheckpoint,
+    TrainConfig,
     metrics,
 )
 from .training.checkpoint import load_checkpoint, save_checkpoint
@@ -117,6 +125,10 @@ __all__ = [
     "CrossEntropyLoss",
     "Dense",
     "DivergenceError",
+    "GlassnetError",
+    "InputError",
+    "InputTypeError",
+    "TrainConfig",
     "Dropout",
     "GradcheckReport",
     "Identity",

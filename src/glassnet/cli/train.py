@@ -14,41 +14,25 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
-from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
-
-from ..data import datasets
-from ..io import latest_checkpoint, save
+from ..io import save
 from ..nn.activations import get_activation
 from ..nn.layers import Dense
 from ..nn.network import Sequential
 from ..optim import OPTIMIZERS, get_optimizer
 from ..training import ModelCheckpoint
-from ..training.checkpoint import load_checkpoint, save_checkpoint
 from . import CliError
-from .tabular import (
-    DataError,
-    Preprocessing,
-    Table,
-    check_rows,
-    encode_labels,
-    fingerprint,
-    fit_classes,
-    infer_task,
-    read_table,
-    select,
+from .train_checkpoints import (
+    SETTINGS_KEY,
+    check_same_data,
+    checkpoint_saver,
+    open_checkpoints,
+    report_interrupted,
 )
+from .train_data import DATASETS, TrainingData, describe_data, output_for, read_data
 
-DATASETS = ("digits", "iris", "wine", "breast_cancer", "moons", "spirals", "xor")
 LOSSES = ("auto", "cross_entropy", "binary_crossentropy", "mse")
 TASKS = ("auto", "classification", "regression")
-#: Fewest rows ``train`` accepts: below this a split and a standardisation mean little.
-MIN_TRAIN_ROWS = 10
-#: The run settings kept in the model file (metadata key) and what --resume compares.
-SETTINGS_KEY = "train"
 DEFAULTS = {
     "hidden": [64, 32],
     "activation": ["relu"],
@@ -66,7 +50,6 @@ DEFAULTS = {
 }
 #: Settings that must not change when resuming (--epochs may: to train longer).
 FIXED_ON_RESUME = [k for k in DEFAULTS if k != "epochs"]
-CHECKPOINT_INTERRUPTED = "interrupted-epoch-{epoch:04d}-step-{step:06d}.safetensors"
 
 DESCRIPTION = """\
 Trains a feed-forward network on the columns of DATA (CSV with a header row, Parquet,
@@ -312,167 +295,6 @@ def _show(value) -> str:
 
 
 # -- data ------------------------------------------------------------------------------
-def builtin_table(name: str) -> Table:
-    """A built-in dataset as a table: features x0.. (digits: pixel_<row>_<col>,
-    scaled to [0, 1]) and the target column "label"."""
-    loaders = {
-        "digits": datasets.load_digits,
-        "iris": datasets.load_iris,
-        "wine": datasets.load_wine,
-        "breast_cancer": datasets.load_breast_cancer,
-        "moons": lambda: datasets.moons(n_samples=400, noise=0.2, seed=0),
-        "spirals": lambda: datasets.spirals(
-            n_samples=600, n_classes=3, noise=0.2, seed=0
-        ),
-        "xor": lambda: datasets.xor(n_repeats=50, noise=0.1, seed=0),
-    }
-    try:
-        X, y = loaders[name]()
-    except ImportError as error:
-        raise CliError(str(error)) from None
-    names = {
-        "iris": ["setosa", "versicolor", "virginica"],
-        "wine": ["class_0", "class_1", "class_2"],
-        "breast_cancer": ["malignant", "benign"],
-    }
-    if name == "digits":
-        X = X / 16.0  # pixels 0..16 -> [0, 1], as glassnet demo and attack use them
-        features = [f"pixel_{r}_{c}" for r in range(8) for c in range(8)]
-    else:
-        features = [f"x{j}" for j in range(X.shape[1])]
-    labels = np.array([names[name][i] for i in y], dtype=object) if name in names else y
-    columns = {f: X[:, j] for j, f in enumerate(features)}
-    columns["label"] = labels
-    return Table(f"{name} (built-in)", columns, len(y))
-
-
-def load_table(settings: dict, quiet: bool) -> Table:
-    if settings["data"]:
-        try:
-            return read_table(settings["data"], progress=not quiet)
-        except ImportError as error:
-            raise CliError(str(error)) from None
-    return builtin_table(settings["dataset"] or "digits")
-
-
-def prepare(settings: dict, table: Table):
-    """(X, y, features, task, classes): the features and the target, encoded as
-    class indices (classification) or float64 (regression)."""
-    if settings["dataset"] and not settings["target"]:
-        settings["target"] = "label"
-    target = settings["target"]
-    if target is None:
-        raise CliError(
-            f"DATA ({table.path}) needs --target COLUMN, the column to predict"
-        )
-    X, y_raw, features = select(table, target, settings["features"])
-    check_rows(table, MIN_TRAIN_ROWS, "training")
-    task = settings["task"]
-    if task == "auto":
-        task = infer_task(y_raw)
-    classes = None
-    if task == "regression":
-        if y_raw.dtype.kind not in "biuf":
-            example = next(v for v in y_raw if v is not None)
-            raise DataError(
-                f"{table.path}: target column {target!r} holds text ({example!r}); "
-                "regression needs numbers (use --task classification)"
-            )
-        y = y_raw.astype(np.float64)
-    else:
-        classes = fit_classes(y_raw)
-        if len(classes) < 2:
-            raise DataError(
-                f"{table.path}: target column {target!r} holds a single value "
-                f"({classes[0]!r}); classification needs at least 2 classes"
-            )
-        y = encode_labels(y_raw, classes, f"{table.path} column {target!r}")
-    return X, y, features, task, classes
-
-
-def split(n: int, val_split: float, labels, seed: int):
-    """Row indices (train, validation) drawn from seed (its own stream [seed, 0, 2])."""
-    if not val_split:
-        return np.arange(n), None
-    rng = np.random.default_rng([seed, 0, 2])
-    try:
-        return datasets.split_indices(n, val_split, labels, rng)
-    except ValueError as error:
-        raise CliError(f"--val-split {val_split}: {error}") from None
-
-
-@dataclass
-class TrainingData:
-    """What one run trains on: the standardised training rows, the validation rows,
-    and what the model file records about them."""
-
-    table: Table
-    features: list[str]
-    task: str
-    classes: list | None
-    record: Preprocessing  # the standardisation fitted on the training rows
-    sha256: str  # fingerprint of the rows, features and labels (checked on --resume)
-    train_rows: np.ndarray
-    val_rows: np.ndarray | None
-    Z_train: np.ndarray  # standardised features of the training rows   (n, features)
-    y_train: np.ndarray
-    validation: tuple[np.ndarray, np.ndarray] | None
-
-
-def read_data(settings: dict, quiet: bool) -> TrainingData:
-    """The data file or built-in dataset, split, with the standardisation fitted on
-    the training rows only."""
-    table = load_table(settings, quiet)
-    X, y, features, task, classes = prepare(settings, table)
-    train_rows, val_rows = split(
-        len(y), settings["val_split"], y if classes else None, settings["seed"]
-    )
-    record = Preprocessing.fit(
-        X[train_rows], features, task, settings["target"], classes
-    )
-    validation = None
-    if val_rows is not None:
-        validation = (record.transform(X[val_rows]), y[val_rows])
-    return TrainingData(
-        table=table,
-        features=features,
-        task=task,
-        classes=classes,
-        record=record,
-        sha256=fingerprint(X, y, features),
-        train_rows=train_rows,
-        val_rows=val_rows,
-        Z_train=record.transform(X[train_rows]),
-        y_train=y[train_rows],
-        validation=validation,
-    )
-
-
-# -- the network and its optimizer -------------------------------------------------------
-def output_for(task: str, n_classes: int, loss: str) -> tuple[int, str, str]:
-    """(outputs, output activation, loss) for the task."""
-    if task == "regression":
-        if loss not in ("auto", "mse"):
-            raise CliError(
-                f"--loss {loss} is for class labels; regression uses mse (or use "
-                "--task classification)"
-            )
-        return 1, "identity", "mse"
-    if loss == "mse":
-        raise CliError(
-            "--loss mse is a regression loss; for class labels use cross_entropy or "
-            "binary_crossentropy (or --task regression for a numeric target)"
-        )
-    if loss == "binary_crossentropy" or (loss == "auto" and n_classes == 2):
-        if n_classes != 2:
-            raise CliError(
-                f"--loss binary_crossentropy needs 2 classes, the target has "
-                f"{n_classes}; use cross_entropy"
-            )
-        return 1, "sigmoid", "binary_crossentropy"
-    return n_classes, "softmax", "cross_entropy"
-
-
 def build_network(settings: dict, in_features: int, outputs: int, activation: str):
     hidden = settings["hidden"]
     acts = settings["activation"]
@@ -511,59 +333,6 @@ def starting_point(
 
 
 # -- checkpoints -------------------------------------------------------------------------
-def open_checkpoints(args, say):
-    """(checkpoint, its run settings) to resume from, or (None, None) for a new run;
-    the --checkpoint-dir folder exists afterwards."""
-    if not args.checkpoint_dir:
-        return None, None
-    folder = Path(args.checkpoint_dir)
-    if args.resume:
-        ckpt, stored = _newest_checkpoint(folder, say)
-    else:
-        _check_no_checkpoints(folder)
-        ckpt = stored = None
-    folder.mkdir(parents=True, exist_ok=True)
-    return ckpt, stored
-
-
-def _newest_checkpoint(folder: Path, say):
-    path = latest_checkpoint(folder)
-    if path is None:
-        print(
-            f"glassnet train: no checkpoint in {folder}; starting a new run",
-            file=sys.stderr,
-        )
-        return None, None
-    ckpt = load_checkpoint(path)
-    stored = ckpt.metadata.get(SETTINGS_KEY)
-    if not isinstance(stored, dict):
-        raise CliError(
-            f"{path} was not written by glassnet train (no run settings "
-            "in its metadata), so it cannot be resumed from the command line"
-        )
-    say(f"resuming from {path} (epoch {ckpt.epoch}, step {ckpt.step})")
-    return ckpt, stored
-
-
-def _check_no_checkpoints(folder: Path) -> None:
-    newest = latest_checkpoint(folder)
-    if newest is not None:
-        raise CliError(
-            f"{folder} already holds checkpoints (newest: {newest.name}); pass "
-            "--resume to continue that run, or choose an empty --checkpoint-dir"
-        )
-
-
-def _checkpoint_saver(metadata: dict):
-    """save_fn for ModelCheckpoint: gn.save_checkpoint with the run's metadata."""
-
-    def save_fn(path, net, optimizer, history, rng_state, epoch, step):
-        save_checkpoint(path, net, optimizer, history, rng_state, epoch, step, metadata)
-
-    return save_fn
-
-
-# -- training and saving -----------------------------------------------------------------
 def fit(args, settings, net, optimizer, data: TrainingData, loss, metadata, start):
     """net.fit from ``start`` = (epoch, step) up to --epochs; None when a resumed
     checkpoint had already finished them."""
@@ -582,7 +351,7 @@ def fit(args, settings, net, optimizer, data: TrainingData, loss, metadata, star
             ModelCheckpoint(
                 args.checkpoint_dir,
                 every_n_epochs=args.every or 1,
-                save_fn=_checkpoint_saver(metadata),
+                save_fn=checkpoint_saver(metadata),
             )
         )
     return net.fit(
@@ -630,11 +399,11 @@ def run(args) -> int:
     data = read_data(settings, args.quiet)
     settings["data_sha256"] = data.sha256
     if stored is not None:
-        _check_same_data(stored, settings, data.record, ckpt)
+        check_same_data(stored, settings, data.record, ckpt)
     outputs, out_activation, loss = output_for(
         data.task, len(data.classes or ()), settings["loss"]
     )
-    say(_describe_data(data, settings))
+    say(describe_data(data, settings))
     net, optimizer, start = starting_point(
         settings, len(data.features), outputs, out_activation, ckpt
     )
@@ -652,75 +421,6 @@ def run(args) -> int:
         )
         history = ckpt.history
     elif history.stop_reason == "interrupted":
-        return _interrupted(args, net, optimizer, history, metadata)
+        return report_interrupted(args, net, optimizer, history, metadata)
     save_model(args, settings, net, history, metadata, say)
     return 0
-
-
-def _check_same_data(stored: dict, settings: dict, record, ckpt) -> None:
-    if stored.get("data_sha256") != settings["data_sha256"]:
-        source = settings["data"] or f"--dataset {settings['dataset']}"
-        raise CliError(
-            f"{source} is not the data the checkpoint's run trained on (its rows, "
-            "features or labels differ); resume with the same data, or start a new run "
-            "in another --checkpoint-dir"
-        )
-    saved = Preprocessing.from_metadata(ckpt.metadata, ckpt.net)
-    if saved is None or (
-        saved.mean.tobytes() != record.mean.tobytes()
-        or saved.scale.tobytes() != record.scale.tobytes()
-    ):
-        raise CliError(
-            "the checkpoint's standardisation differs from the one refitted on the "
-            "same data; the checkpoint is inconsistent"
-        )
-
-
-def _interrupted(args, net, optimizer, history, metadata) -> int:
-    epoch, step = history.next_epoch, history.next_step
-    if args.checkpoint_dir:
-        path = Path(args.checkpoint_dir) / CHECKPOINT_INTERRUPTED.format(
-            epoch=epoch, step=step
-        )
-        save_checkpoint(
-            path,
-            net,
-            optimizer,
-            history,
-            net.rng.bit_generator.state,
-            epoch,
-            step,
-            metadata,
-        )
-        print(
-            f"glassnet train: interrupted at epoch {epoch + 1}, step {step}; checkpoint "
-            f"written to {path}; continue with the same command and --resume",
-            file=sys.stderr,
-        )
-    else:
-        print(
-            f"glassnet train: interrupted at epoch {epoch + 1}, step {step}; no model "
-            "written (train with --checkpoint-dir DIR to be able to --resume)",
-            file=sys.stderr,
-        )
-    return 130
-
-
-def _describe_data(data: TrainingData, settings: dict) -> str:
-    target, classes, features = settings["target"], data.classes, data.features
-    if classes is not None:
-        shown = ", ".join(str(c) for c in classes[:10]) + (
-            ", ..." if len(classes) > 10 else ""
-        )
-        what = f"classification, {len(classes)} classes: {shown}"
-    else:
-        what = "regression"
-    names = ", ".join(features[:8]) + (", ..." if len(features) > 8 else "")
-    n_val = 0 if data.val_rows is None else len(data.val_rows)
-    return (
-        f"data: {data.table.path}, {data.table.n_rows} rows; target {target!r} -> "
-        f"{what}\n"
-        f"features ({len(features)}): {names}\n"
-        f"standardised with the mean and std of the {len(data.train_rows)} training "
-        f"rows; {n_val} validation rows"
-    )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ..errors import GlassnetError
 
-class ModelFormatError(ValueError):
+
+class ModelFormatError(GlassnetError, ValueError):
     """A file that is not a valid glassnet model or checkpoint.
 
     Raised for every malformed, truncated, corrupted or hostile file, with a message

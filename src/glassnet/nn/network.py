@@ -309,13 +309,15 @@ class Sequential:
         """Outputs for every row of X, computed in batches, dropout off."""
         return self._training().predict(self, X, batch_size)
 
-    def predict_classes(self, X, batch_size=None):
-        """Class labels (argmax, or threshold 0.5 for one sigmoid output)."""
-        return self._training().predict_classes(self, X, batch_size)
+    def predict_classes(self, X, batch_size=None, loss=None):
+        """Class labels (argmax, or threshold 0.5 for one sigmoid output; pass the
+        training ``loss`` for a network trained on logits)."""
+        return self._training().predict_classes(self, X, batch_size, loss=loss)
 
-    def predict_proba(self, X, batch_size=None):
-        """Class probabilities, shape (n, n_classes), rows summing to 1."""
-        return self._training().predict_proba(self, X, batch_size)
+    def predict_proba(self, X, batch_size=None, loss=None):
+        """Class probabilities, shape (n, n_classes), rows summing to 1 (pass the
+        training ``loss`` for a network trained on logits)."""
+        return self._training().predict_proba(self, X, batch_size, loss=loss)
 
     # -- conveniences -----------------------------------------------------------------
     def copy(self, dtype=None) -> Sequential:

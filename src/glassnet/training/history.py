@@ -53,6 +53,9 @@ class History:
         self.next_epoch = 0
         self.next_step = 0
         self.stop_reason: str | None = None
+        #: The TrainConfig the run was made with (set by fit; None for a History read
+        #: back from JSON or a checkpoint, whose settings are in ``params``).
+        self.config = None
 
     @property
     def interrupted(self) -> bool:
