@@ -24,6 +24,7 @@ from .errors import (
 )
 from .explaining import (
     explain,  # gn.explain: the math of a network, step by step
+    explain_perceptron,  # the perceptron learning rule, epoch by epoch
     worked_example,
 )
 from .explaining.gradcheck import GradcheckReport, gradcheck
@@ -89,6 +90,7 @@ from .training.checkpoint import load_checkpoint, save_checkpoint
 
 __all__ = [
     "explain",
+    "explain_perceptron",
     "plot",
     "sklearn",
     "tabular",

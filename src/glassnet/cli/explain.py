@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import html
 import os
 import sys
+import textwrap
 
 import numpy as np
 
-from ..explaining import explain
+from ..explaining import explain, explain_perceptron
+from ..explaining.perceptron import gate
 from ..explaining.worked_example import seed003_example
 from . import CliError
 
@@ -21,19 +24,39 @@ EPILOG = """examples:
   glassnet explain --input "2,-1" --target 0
   glassnet explain --model net.safetensors --input "0.5,1.5" --target 1
   glassnet explain --input "1,2;0,1" --target "1;0"     a batch of two samples
+  glassnet explain --model iris.safetensors --input "5.1,3.5,1.4,0.2" --target setosa
   glassnet explain --format html --out walk.html        a page for the browser
+  glassnet explain --attack fgsm --eps 0.5 --clip 0,2   the attack step (FGSM)
+  glassnet explain --perceptron AND         the perceptron rule, epoch by epoch
 """
 
-# The seed text's own slips, set against the numbers above them (text output only).
-SEED_FOOTER = """
-Compared with the seed 003 text: it finds z2 = 3.18 but then uses 2.73 (2.73 is
-right), and calls the prediction 0.96 after computing 0.938 (it is 0.938774). Rounding
-to 0.938 puts its L = 0.064, dL/da2 = -1.066 and da2/dz2 = 0.0582 slightly off
-(0.0631807, -1.06522, 0.0574775). It then backpropagates dL/dz2 = -0.039936 instead
-of -0.0612262, so its dL/da1 = [-0.02796, -0.03594] should be
-[-0.0428583, -0.0551035], and its dL/dW1, which also mixes up entries, should be
-[[-0.0428583, -0.0857166], [-0.0551035, -0.110207]].
-"""
+# The seed text's own slips, set against the numbers above them (the text, Markdown and
+# HTML renderings of the seed walk end with it).
+SEED_SLIPS = (
+    "it finds z2 = 3.18 but then uses 2.73 (2.73 is right), and calls the "
+    "prediction 0.96 after computing 0.938 (it is 0.938774). Rounding to 0.938 puts "
+    "its L = 0.064, dL/da2 = -1.066 and da2/dz2 = 0.0582 slightly off (0.0631807, "
+    "-1.06522, 0.0574775), and its dL/dz2 = -0.062 (it is -0.0612262). Its "
+    "dL/dW2 = [-0.0806, -0.1116] is written as a column; it is the row "
+    "[-0.079594, -0.110207], the shape of W2. It then backpropagates "
+    "dL/dz2 = -0.039936 instead of -0.0612262, so its dL/da1 = [-0.02796, -0.03594] "
+    "should be [-0.0428583, -0.0551035], and its dL/dW1, which also mixes up entries, "
+    "should be [[-0.0428583, -0.0857166], [-0.0551035, -0.110207]]."
+)
+SEED_HEADING = "Compared with the seed 003 text"
+SEED_FOOTER = "\n" + textwrap.fill(f"{SEED_HEADING}: {SEED_SLIPS}", 88) + "\n"
+
+
+def seed_footer(fmt: str) -> str:
+    """The comparison with the seed 003 text, in the rendering ``fmt``."""
+    if fmt == "text":
+        return SEED_FOOTER
+    if fmt == "markdown":
+        return f"\n## {SEED_HEADING}\n\nThe seed text: {SEED_SLIPS}\n"
+    paragraph = html.escape(f"The seed text: {SEED_SLIPS}")
+    return (
+        f'<section class="seed"><h2>{SEED_HEADING}</h2><p>{paragraph}</p></section>\n'
+    )
 
 
 def add_parser(subparsers) -> None:
@@ -68,6 +91,31 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--lr", type=float, help="show the gradient-descent step")
     parser.add_argument(
+        "--attack",
+        choices=("fgsm",),
+        help="carry backpropagation on to the input and show the attack step: "
+        "x_adv = clip(x + eps sign(dL/dx)), and the prediction before and after",
+    )
+    parser.add_argument("--eps", type=float, help="the attack's step size (--attack)")
+    parser.add_argument(
+        "--perceptron",
+        metavar="GATE",
+        help="instead of a network, the perceptron learning rule on a logic gate: "
+        "AND, OR, NAND or XOR (η from --lr, default 1)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        metavar="N",
+        help="with --perceptron: the most epochs walked (default 100)",
+    )
+    parser.add_argument(
+        "--clip",
+        metavar="LO,HI",
+        help='the valid input range for --attack, like "0,1" (write --clip=-1,1 '
+        "when LO is negative)",
+    )
+    parser.add_argument(
         "--format",
         choices=FORMATS,
         help="text (default), markdown, html or json; by default from --out's "
@@ -80,6 +128,26 @@ def add_parser(subparsers) -> None:
         default=6,
         metavar="DIGITS",
         help="significant digits shown (default 6; JSON always has every digit)",
+    )
+    parser.add_argument(
+        "--max-rows",
+        type=int,
+        default=8,
+        metavar="N",
+        help="rows of a matrix shown before it is cut, with its shape stated "
+        "(default 8; JSON always has every number)",
+    )
+    parser.add_argument(
+        "--max-cols",
+        type=int,
+        default=6,
+        metavar="N",
+        help="columns of a matrix shown before it is cut (default 6)",
+    )
+    parser.add_argument(
+        "--summaries",
+        action="store_true",
+        help="also write each matrix's norm, min and max",
     )
     parser.set_defaults(run=run)
 
@@ -105,6 +173,14 @@ def parse_matrix(text: str, option: str) -> np.ndarray:
     return values
 
 
+def parse_clip(text: str) -> tuple[float, float]:
+    """ "0,1" -> (0.0, 1.0)."""
+    values = parse_matrix(text, "--clip")
+    if values.shape != (1, 2):
+        raise CliError(f'--clip must be two numbers "LO,HI", like "0,1", got {text!r}')
+    return float(values[0, 0]), float(values[0, 1])
+
+
 def load_model(path: str):
     try:
         from ..io import load
@@ -116,9 +192,35 @@ def load_model(path: str):
     return load(path)
 
 
+def parse_target(text: str, record) -> np.ndarray:
+    """--target as numbers, or as class names when the model file stores them."""
+    classes = None if record is None else record.classes
+    if classes is None:
+        return parse_matrix(text, "--target")
+    names = [str(c) for c in classes]
+    tokens = [t.strip() for t in text.split(";")]
+    if all(t in names for t in tokens):
+        return np.array([[float(names.index(t))] for t in tokens])
+    try:
+        return parse_matrix(text, "--target")
+    except CliError:
+        unknown = next(t for t in tokens if t not in names)
+        raise CliError(
+            f"--target {unknown!r} is not a class of this model; its classes are "
+            f"{', '.join(names)} (or their numbers 0 to {len(names) - 1})"
+        ) from None
+
+
 def run(args) -> int:
+    if args.perceptron is not None:
+        return write_trace(perceptron_trace(args), args)
+    if args.epochs is not None:
+        raise CliError("--epochs goes with --perceptron")
+    record = None
     if args.model is not None:
-        net = load_model(args.model)
+        from .tabular import load_model as load_with_record
+
+        net, record, _ = load_with_record(args.model)
         if args.input is None:
             raise CliError(
                 f"--input is required with --model: {net.in_features} number(s), "
@@ -134,7 +236,7 @@ def run(args) -> int:
             f"{net.in_features}"
         )
     if args.target is not None:
-        Y = parse_matrix(args.target, "--target")
+        Y = parse_target(args.target, record)
         y = Y[:, 0] if Y.shape[1] == 1 else Y
         if len(y) != X.shape[0]:
             raise CliError(
@@ -142,16 +244,74 @@ def run(args) -> int:
             )
     elif args.model is None and args.input is not None and X.shape[0] != 1:
         raise CliError("--target is required for a batch of several inputs")
-    trace = explain(net, X, y, loss=args.loss, lr=args.lr)
+    if args.lr is not None and y is None:
+        raise CliError("--lr needs --target: the update follows the loss's gradient")
+    clip = None if args.clip is None else parse_clip(args.clip)
+    trace = explain(
+        net,
+        X,
+        y,
+        loss=args.loss,
+        lr=args.lr,
+        attack=args.attack,
+        eps=args.eps,
+        clip=clip,
+        preprocessing=record,
+    )
+    return write_trace(trace, args)
+
+
+def perceptron_trace(args):
+    """The perceptron rule on the gate ``--perceptron`` names."""
+    given = [
+        option
+        for option, value in (
+            ("--model", args.model),
+            ("--input", args.input),
+            ("--target", args.target),
+            ("--loss", args.loss),
+            ("--attack", args.attack),
+        )
+        if value is not None
+    ]
+    if given:
+        raise CliError(
+            f"{', '.join(given)}: not used with --perceptron (it walks a logic gate)"
+        )
+    X, y = gate(args.perceptron)
+    return explain_perceptron(
+        X,
+        y,
+        lr=1.0 if args.lr is None else args.lr,
+        epochs=100 if args.epochs is None else args.epochs,
+    )
+
+
+def write_trace(trace, args) -> int:
+    """Render ``trace`` as --format asks and write it to --out or stdout."""
     fmt = args.format or _format_from_path(args.out)
+    for option, value in (("--max-rows", args.max_rows), ("--max-cols", args.max_cols)):
+        if value < 1:
+            raise CliError(f"{option} must be at least 1, got {value}")
+    shown = {
+        "precision": args.precision,
+        "max_rows": args.max_rows,
+        "max_cols": args.max_cols,
+        "summaries": args.summaries,
+    }
     if fmt == "text":
-        document = trace.to_text(precision=args.precision)
+        document = trace.to_text(**shown)
         if _is_seed_walk(args):
-            document += SEED_FOOTER
+            document += seed_footer("text")
     elif fmt == "markdown":
-        document = trace.to_markdown(precision=args.precision)
+        document = trace.to_markdown(**shown)
+        if _is_seed_walk(args):
+            document += seed_footer("markdown")
     elif fmt == "html":
-        document = trace.to_html(precision=args.precision)
+        document = trace.to_html(**shown)
+        if _is_seed_walk(args):
+            end = document.rindex("<footer>")
+            document = document[:end] + seed_footer("html") + document[end:]
     else:
         document = trace.to_json()
     if args.out is None:
@@ -165,6 +325,7 @@ def run(args) -> int:
 def _is_seed_walk(args) -> bool:
     return (
         args.model is None
+        and args.perceptron is None
         and args.input is None
         and args.target is None
         and (args.loss in (None, "binary_crossentropy", "bce"))

@@ -15,8 +15,16 @@ Examples
 
 from __future__ import annotations
 
+from .perceptron import PerceptronTrace, explain_perceptron
 from .record import Quantity, Step
 from .recorder import explain
 from .trace import Trace
 
-__all__ = ["Quantity", "Step", "Trace", "explain"]
+__all__ = [
+    "PerceptronTrace",
+    "Quantity",
+    "Step",
+    "Trace",
+    "explain",
+    "explain_perceptron",
+]

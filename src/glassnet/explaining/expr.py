@@ -19,7 +19,7 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -80,6 +80,11 @@ def has_quantities(expr: Expr) -> bool:
     return any(isinstance(node, Q) for node in walk(expr))
 
 
+def output_key(record) -> str:
+    """The key of the network's output a_L, which every rendering shows whole."""
+    return f"{len(record.layer_titles)}.a"
+
+
 class Renderer:
     """Base of the three equation renderers (text boxes, LaTeX, MathML).
 
@@ -107,7 +112,17 @@ class Renderer:
         quantity = self.trace.quantities[expr.key]
         if not self.numeric:
             return self.visit(quantity.symbol, tight)
+        if expr.key == output_key(self.trace):
+            return self.whole_rows(quantity.display(), tight)
         return self.value(quantity.display(), tight)
+
+    def whole_rows(self, matrix: np.ndarray, tight: bool):
+        """The network's output: every entry of the vector, however wide."""
+        shown, self.fmt = self.fmt, replace(self.fmt, max_rows=max(matrix.shape[0], 1))
+        try:
+            return self.value(matrix, tight)
+        finally:
+            self.fmt = shown
 
     def node_t(self, expr: T, tight: bool):
         if self.numeric and isinstance(expr.arg, Q):

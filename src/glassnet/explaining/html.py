@@ -13,6 +13,7 @@ from html import escape
 from .expr import Frac, Q, Renderer
 from .numbers import ELLIPSES, Format
 from .record import PHASES, Record
+from .shapes import size_lines
 
 _OPERATORS = {
     "+": "+",
@@ -214,10 +215,20 @@ def step_html(r: MathMLRenderer, step) -> str:
                 f'<td class="rhs">{math(rhs)}</td></tr>'
             )
         parts.append("</table>")
+        shown = [*step.numeric_rhs(r.trace.quantities), Q(step.result)]
+        parts += _sizes(r, shown)
     if step.note:
         parts.append(f'<p class="note">{escape(step.note)}</p>')
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _sizes(r: MathMLRenderer, exprs) -> list[str]:
+    """The shapes of matrices shown in part, and the summaries, one paragraph each."""
+    return [
+        f'<p class="size">{escape(line)}</p>'
+        for line in size_lines(r.trace, exprs, r.fmt, r.summarized)
+    ]
 
 
 STYLE = """
@@ -238,6 +249,7 @@ STYLE = """
 .gx .phase-loss { --accent: var(--loss); }
 .gx .phase-backward { --accent: var(--backward); }
 .gx .phase-update { --accent: var(--update); }
+.gx .phase-attack { --accent: #a3213a; }
 .gx .notes { color: var(--muted); padding-left: 1.2rem; }
 .gx .step { margin: .9rem 0 1.2rem; padding: .7rem 1rem .6rem;
   border-left: 3px solid var(--accent, var(--rule)); background: #fff;
@@ -253,6 +265,7 @@ STYLE = """
 .gx tr.numbers td.rhs { color: #3a4a66; }
 .gx tr.result td.rhs math { background: #eef3fb; padding: .1rem .4rem;
   border-radius: 4px; }
+.gx .size { margin: .3rem 0 0; color: var(--muted); font-size: .88rem; }
 .gx .note { margin: .4rem 0 0; color: var(--muted); font-size: .92rem; }
 .gx .note::before { content: "Note: "; font-weight: 600; color: var(--ink); }
 .gx math { math-style: normal; font-family: "STIX Two Math", "Latin Modern Math", "Cambria Math", math,
@@ -279,8 +292,10 @@ def render_html(
     max_rows: int = 8,
     max_cols: int = 6,
     full_page: bool = True,
+    summaries: bool = False,
 ) -> str:
-    r = MathMLRenderer(trace, Format(precision, max_rows, max_cols))
+    r = MathMLRenderer(trace, Format(precision, max_rows, max_cols, summaries))
+    r.summarized = set()  # the matrices whose norm, min and max are written already
     body = [f"<h1>{escape(trace.title)}</h1>"]
     body.append(
         f'<p class="sub">{escape(trace.subtitle)} · numbers to {precision} '
@@ -298,6 +313,7 @@ def render_html(
         + " &#xA0; &#xA0; ".join(f'<math display="inline">{g}</math>' for g in given)
         + "</p>"
     )
+    body += _sizes(r, [Q(k) for k in ("x", "y") if k in trace.quantities])
     phase_seen = None
     for phase, layer, steps in trace.sections():
         if phase != phase_seen:

@@ -14,6 +14,9 @@ Layout::
          "dL/dz": ..., "dL/dW": ..., "dL/db": ..., "W_new": ..., "b_new": ...},
         ...
       ],
+      "attack": {"name": "fgsm", "eps": 0.1, "clip": [0, 1], "dL/dx": ...,
+                 "sign": ..., "x_adv": ..., "output_adv": ..., "loss_adv": ...,
+                 "class_before": ..., "class_after": ...},   # with attack= only
       "steps": [{"phase": ..., "layer": ..., "title": ..., "result": "2.dL/dz",
                  "latex": "\\delta_{2} = ...", "note": ...}, ...]
     }
@@ -79,8 +82,23 @@ def trace_dict(trace: Record) -> dict:
     doc["lr"] = trace.lr
     doc["update_applied"] = False
     doc["layers"] = layers
+    if trace.attack is not None:
+        doc["attack"] = _attack(trace, len(layers))
     doc["steps"] = steps
     return doc
+
+
+def _attack(trace: Record, L: int) -> dict:
+    """The attack step's numbers: ε, clip, dL/dx, its sign, x_adv and the outputs."""
+    attack = {
+        k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in trace.attack.items()
+    }
+    if attack["clip"] is not None:
+        attack["clip"] = list(attack["clip"])
+    for key in ("dL/dx", "sign", "x_adv"):
+        attack[key] = trace[key].tolist()
+    attack["output_adv"] = trace[f"adv.{L}.a"].tolist()
+    return attack
 
 
 def render_json(trace: Record, indent: int | None = 2) -> str:

@@ -12,6 +12,7 @@ import re
 from .expr import Frac, Q, Renderer
 from .numbers import D_DOTS, H_DOTS, V_DOTS, Format
 from .record import PHASES, Record
+from .shapes import size_lines
 
 _GREEK = {
     "δ": r"\delta",
@@ -20,6 +21,7 @@ _GREEK = {
     "Φ": r"\Phi",
     "φ": r"\varphi",
     "Σ": r"\Sigma",
+    "ŷ": r"\hat{y}",
 }
 _OPERATORS = {
     "+": " + ",
@@ -153,9 +155,14 @@ def step_latex(r: LatexRenderer, step) -> str:
 
 
 def render_markdown(
-    trace: Record, precision: int = 6, max_rows: int = 8, max_cols: int = 6
+    trace: Record,
+    precision: int = 6,
+    max_rows: int = 8,
+    max_cols: int = 6,
+    summaries: bool = False,
 ) -> str:
-    r = LatexRenderer(trace, Format(precision, max_rows, max_cols))
+    r = LatexRenderer(trace, Format(precision, max_rows, max_cols, summaries))
+    r.summarized = set()  # the matrices whose norm, min and max are written already
     out = [f"# glassnet explain: {trace.title}", ""]
     out += [f"*{trace.subtitle} · numbers to {precision} significant digits*", ""]
     out += [f"- {note}" for note in trace.notes]
@@ -164,6 +171,7 @@ def render_markdown(
         given.append(f"y = {r.render(Q('y'), numeric=True)}")
     out += ["", "## Input" + (" and target" if len(given) > 1 else ""), ""]
     out += ["$$", r", \qquad ".join(given), "$$"]
+    out += _sizes(r, [Q(k) for k in ("x", "y") if k in trace.quantities])
     phase_seen = None
     for phase, layer, steps in trace.sections():
         if phase != phase_seen:
@@ -180,8 +188,16 @@ def render_markdown(
             out += ["", f"**{step.title}**"]
             if step.lhs is not None:
                 out += ["", "$$", step_latex(r, step), "$$"]
+                shown = [*step.numeric_rhs(trace.quantities), Q(step.result)]
+                out += _sizes(r, shown)
             if step.note:
                 out += ["", f"> {step.note}"]
     if trace.loss_value is not None and trace.stopped is None:
         out += ["", f"Loss $L = {latex_number(r.fmt.number(trace.loss_value))}$."]
     return "\n".join(out) + "\n"
+
+
+def _sizes(r: LatexRenderer, exprs) -> list[str]:
+    """The shapes of matrices shown in part, and the summaries, as italic lines."""
+    lines = size_lines(r.trace, exprs, r.fmt, r.summarized)
+    return ["", *(f"*{line}*  " for line in lines)] if lines else []

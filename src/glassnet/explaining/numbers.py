@@ -33,11 +33,13 @@ _INTEGER_PART = re.compile(r"^-?\d*")
 
 @dataclass(frozen=True)
 class Format:
-    """Significant digits, and the largest matrix shown in full."""
+    """Significant digits, the largest matrix shown in full, and whether each matrix
+    also gets its norm, min and max (``shapes.summary_lines``)."""
 
     precision: int = 6
     max_rows: int = 8
     max_cols: int = 6
+    summaries: bool = False
 
     def __post_init__(self):
         check_positive_int(self.precision, "precision")

@@ -23,6 +23,10 @@ PHASES = {
     "loss": "Loss",
     "backward": "Backward pass (backpropagation)",
     "update": "Gradient-descent update",
+    "attack": "Adversarial example (FGSM)",
+    "optimizer": "Optimizer steps",
+    "perceptron": "Perceptron learning rule",
+    "outcome": "Outcome",
 }
 
 
@@ -115,6 +119,8 @@ class Record:
     quantities: dict[str, Quantity] = field(default_factory=dict)
     grads: list[dict] = field(default_factory=list)
     stopped: str | None = None
+    attack: dict | None = None
+    optimizer: dict | None = None
 
     @property
     def subtitle(self) -> str:

@@ -12,12 +12,21 @@ import numpy as np
 from ..errors import StepGradientError
 from ..nn.activations import Activation
 from ..nn.layers import ActivationLayer, Dense, Dropout
-from ..nn.losses import CrossEntropyLoss, Loss, get_loss
+from ..nn.losses import (
+    CrossEntropyLoss,
+    Loss,
+    check_loss_suits_output,
+    get_loss,
+)
 from ..nn.network import Sequential
+from ..nn.neuron import Perceptron
 from ..validation import as_float_array, check_input_matrix, check_number
 from . import formulas as F
+from .attack import AttackSteps, check_attack
+from .optimizer_steps import OptimizerSteps, check_optimizer
 from .backprop import BackwardSteps
-from .expr import Bin, Fn, Q, Sym
+from .expr import Bin, Fn, Frac, Q, Sym
+from .perceptron import explain_perceptron
 from .record import Quantity, Step
 from .trace import Trace
 
@@ -28,17 +37,29 @@ def explain(
     y=None,
     loss: str | Loss | None = None,
     lr: float | None = None,
+    attack: str | None = None,
+    eps: float | None = None,
+    clip: tuple[float, float] | None = None,
+    preprocessing=None,
+    optimizer=None,
+    steps: int | None = None,
 ) -> Trace:
     """Record the forward pass, the loss and backpropagation of ``net`` on ``x``.
 
     For each layer k: z_k = W_k a_(k-1) + b_k and a_k = g_k(z_k) (a_0 = x); the loss L;
     then backwards dL/da_k, da_k/dz_k, delta_k = dL/dz_k, dL/dW_k = delta_k a_(k-1)^T,
     dL/db_k = delta_k, and dL/da_(k-1) = W_k^T delta_k; with ``lr``, the gradient-descent
-    step W_k - lr dL/dW_k (shown, not applied). ``net`` itself is never changed.
+    step W_k - lr dL/dW_k (shown, not applied). ``net`` itself is never changed. After
+    the forward pass of a classifier (a softmax, or one sigmoid output) a line states
+    the predicted class and its probability. A loss the output cannot feed (binary
+    cross-entropy without outputs in (0, 1), cross-entropy without a softmax), a
+    target of the wrong width and ``lr`` without ``y`` are refused with a ValueError.
 
     Parameters
     ----------
-    net : Sequential
+    net : Sequential, or Perceptron
+        A ``gn.Perceptron`` is walked through its learning rule on (x, y) with its
+        ``lr`` and ``max_epochs``: ``explain_perceptron`` (``explaining.perceptron``).
     x : array-like, shape (in_features,) for one sample or (n_samples, in_features)
     y : targets shaped as ``net.loss_and_grad`` takes them (a scalar for one sample
         and one output; class labels for cross-entropy), or None for the forward
@@ -48,6 +69,26 @@ def explain(
         cross-entropy after a softmax, mean squared error otherwise.
     lr : float, optional
         Learning rate of the gradient-descent step to show.
+    attack : "fgsm", optional
+        Carry backpropagation on to the input and show the attack step (needs ``y``):
+        dL/dx = W_1^T delta_1, x_adv = clip(x + eps sign(dL/dx)), then x_adv walked
+        forward and the prediction before and after; the numbers are
+        ``gn.attacks.fgsm``'s, bit for bit (``explaining.attack``).
+    eps : float >= 0, with ``attack``: the size of the step.
+    clip : (lo, hi), optional, with ``attack``: the valid input range.
+    preprocessing : glassnet.tabular.Preprocessing, optional
+        The record a model file keeps (``glassnet.tabular.load_model``): ``x`` is then
+        a raw row, standardised first, x_std = (x - mean) / scale (shown as a step),
+        and the predicted class is named from its ``classes``.
+    optimizer : Optimizer or name, optional
+        Show ``steps`` full-batch optimizer steps after backpropagation instead of
+        the plain step: ``gn.SGD(lr, momentum=...)``, ``gn.Adam(...)``,
+        ``gn.AdamW(...)``, ``gn.RMSprop(...)`` (a copy is stepped), or a name built
+        with ``lr``. Each step writes the optimizer's equations for every parameter
+        tensor, with the state (velocity; m, v; square_avg) carried from step to
+        step; the numbers are ``fit``'s, bit for bit (``explaining.optimizer_steps``).
+        ``trace.optimizer`` holds the losses, the final parameters and state.
+    steps : int >= 1, with ``optimizer`` (default 1).
 
     Returns
     -------
@@ -65,6 +106,27 @@ def explain(
     >>> print(trace.to_text().splitlines()[0])
     glassnet explain · Sequential 2 → 2 (ReLU) → 1 (sigmoid)
     """
+    if isinstance(net, Perceptron):  # trained by its own rule, not by gradients
+        extra = [
+            k
+            for k, v in dict(
+                loss=loss,
+                attack=attack,
+                eps=eps,
+                clip=clip,
+                preprocessing=preprocessing,
+                optimizer=optimizer,
+                steps=steps,
+            ).items()
+            if v is not None
+        ]
+        if y is None or extra:
+            raise ValueError(
+                "a Perceptron is explained by its learning rule on x and y (and lr): "
+                + (f"{', '.join(extra)} do not apply" if extra else "y is missing")
+            )
+        lr = net.lr if lr is None else lr
+        return explain_perceptron(x, y, lr=lr, epochs=net.max_epochs)
     if not isinstance(net, Sequential):
         raise TypeError(f"net must be a glassnet Sequential, got {type(net).__name__}")
     work = (
@@ -74,8 +136,29 @@ def explain(
     loss = _choose_loss(loss, work)
     if lr is not None:
         lr = check_number(lr, "lr", low=0.0, low_open=True)
+        if y is None:
+            raise ValueError(
+                f"lr={lr:g} needs a target y: the gradient-descent step follows the "
+                "gradient of the loss, and without y there is no loss"
+            )
+    if y is not None:
+        check_loss_suits_output(loss, work.layers[-1].output_activation)
     Y = None if y is None else _targets(y, X, work, loss)
-    return _Walk(work, X, Y, loss, lr).run()
+    attack, eps, clip = check_attack(attack, eps, clip, Y is not None)
+    optimizer = check_optimizer(optimizer, lr, steps, Y is not None, attack)
+    if optimizer is not None:
+        lr = None  # the optimizer's learning rate; no plain step besides
+    if preprocessing is not None and attack is not None:
+        raise ValueError("attack cannot be shown on a standardised input yet")
+    walk = _Walk(work, X, Y, loss, lr)
+    if preprocessing is not None:
+        walk.standardize(preprocessing, x)
+    trace = walk.run()
+    if attack is not None:
+        AttackSteps(walk, eps, clip).run()
+    if optimizer is not None:
+        OptimizerSteps(walk, optimizer).run()
+    return trace
 
 
 def _inputs(x, net: Sequential) -> np.ndarray:
@@ -101,6 +184,17 @@ def _targets(y, X: np.ndarray, net: Sequential, loss: Loss) -> np.ndarray:
         y = y.reshape(1)
     if X.shape[0] == 1 and y.ndim == 1 and y.shape[0] == net.out_features > 1:
         y = y.reshape(1, -1)  # one sample's target row, written flat
+    k = net.out_features
+    if (
+        X.shape[0] == 1
+        and y.ndim == 1
+        and k > 1
+        and not isinstance(loss, CrossEntropyLoss)
+    ):
+        raise ValueError(
+            f"y has {y.shape[0]} target entries but the network has {k} outputs: "
+            f"one sample's target needs {k} numbers"
+        )
     if y.shape[0] != X.shape[0]:
         raise ValueError(
             f"x and y have different numbers of samples: {X.shape[0]} and {y.shape[0]}"
@@ -114,6 +208,7 @@ class _Walk(BackwardSteps):
     def __init__(self, net, X, Y, loss, lr):
         self.net, self.X, self.Y, self.loss, self.lr = net, X, Y, loss, lr
         self.n = X.shape[0]
+        self.raw, self.input_key, self.classes = None, "x", None
         layers = net.layers
         self.trace = Trace(
             title=describe_network(net),
@@ -140,15 +235,29 @@ class _Walk(BackwardSteps):
         )
 
     def a_key(self, k: int) -> str:
-        return "x" if k == 0 else f"{k}.a"
+        return self.input_key if k == 0 else f"{k}.a"
+
+    def standardize(self, record, x) -> None:
+        """Walk the raw rows ``x`` through the record's standardisation first."""
+        self.raw = self.X
+        # from the float64 rows, then the network's dtype, as glassnet predict does
+        Z = record.transform(np.asarray(x, dtype=np.float64).reshape(self.X.shape))
+        self.X = Z.astype(self.net.dtype)
+        self.input_key = "x_std"
+        self.classes = None if record.classes is None else list(record.classes)
+        self.record_stats = (record.mean, record.scale)
 
     # -- the walk -----------------------------------------------------------------------
     def run(self) -> Trace:
         self.notes()
-        self.quantity("x", "x", None, Sym("x"), self.X)
+        if self.raw is None:
+            self.quantity("x", "x", None, Sym("x"), self.X)
+        else:
+            self.standardization_step()
         cache = self.net.forward(self.X, return_all=True)
         for i, (layer, step) in enumerate(zip(self.net.layers, cache, strict=True)):
             self.forward(i, layer, step)
+        self.prediction(cache[-1]["A"])
         if self.Y is None:
             return self.trace
         self.loss_step(cache[-1]["A"])
@@ -234,6 +343,53 @@ class _Walk(BackwardSteps):
             self.step(
                 "forward", i, f"{type(layer).__name__}", a, (Fn(repr(layer), (prev,)),)
             )
+
+    def standardization_step(self) -> None:
+        x = self.quantity("x", "x", None, Sym("x"), self.raw)
+        mean, scale = self.record_stats
+        m = self.quantity("mean", "mean", None, Sym("μ"), mean, "param")
+        s = self.quantity("scale", "scale", None, Sym("σ"), scale, "param")
+        z = self.quantity("x_std", "x_std", None, Sym("x", "", "std"), self.X)
+        self.step(
+            "forward",
+            None,
+            "Standardisation (stored with the model)",
+            z,
+            (Frac(Bin("-", x, m), s),),
+            note="Each feature is centred and scaled with the mean μ and standard "
+            "deviation σ of the training rows, as in training; the division is entry "
+            "by entry.",
+        )
+
+    def prediction(self, A) -> None:
+        """The predicted class of a classifier output: argmax of a softmax, a ≥ 0.5
+        for one sigmoid."""
+        name = getattr(self.net.layers[-1].output_activation, "name", "")
+        if name == "softmax":
+            labels, probs = A.argmax(axis=1), A.max(axis=1)
+        elif name == "sigmoid" and A.shape[1] == 1:
+            labels = (A[:, 0] >= 0.5).astype(int)
+            probs = np.where(labels == 1, A[:, 0], 1 - A[:, 0])
+        else:
+            return
+        out = f"a{len(self.net.layers)}"
+        parts = []
+        for label, p in zip(labels, probs, strict=True):
+            named = f"class {int(label)}"
+            if self.classes is not None:
+                named = f"{self.classes[int(label)]} (class {int(label)})"
+            parts.append(f"{named}, probability {float(p):.6g}")
+        rule = (
+            f"the largest entry of {out}"
+            if name == "softmax"
+            else f"class 1 where {out} ≥ 0.5, else class 0"
+        )
+        if self.n == 1:
+            text = f"Predicted class: {parts[0]} ({rule})."
+        else:
+            listed = "; ".join(f"sample {s}: {t}" for s, t in enumerate(parts, 1))
+            text = f"Predicted classes ({rule}): {listed}."
+        self.step("forward", None, "Prediction", note=text)
 
     def activation_step(self, i: int, activation: Activation, z: Q, A) -> None:
         k = i + 1

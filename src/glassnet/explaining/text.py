@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from .expr import Bin, Frac, Neg, Num, Q, Renderer, Sym
 from .numbers import Format, decimal_align
 from .record import PHASES, Record
+from .shapes import cut_lines, summary_lines
 
 _SUPERSCRIPTS = str.maketrans("0123456789()+-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾⁺⁻")
 _OPERATORS = {
@@ -215,9 +216,11 @@ def render_text(
     max_rows: int = 8,
     max_cols: int = 6,
     width: int = 88,
+    summaries: bool = False,
 ) -> str:
-    fmt = Format(precision, max_rows, max_cols)
+    fmt = Format(precision, max_rows, max_cols, summaries)
     r = TextRenderer(trace, fmt)
+    r.summarized = set()  # the matrices whose norm, min and max are written already
     out = [f"glassnet explain · {trace.title}"]
     out.append(f"{trace.subtitle} · numbers to {precision} significant digits")
     out += ["", "Notation"]
@@ -230,6 +233,7 @@ def render_text(
     if "y" in trace.quantities:
         given += ["     ", hcat("y = ", r.render(Q("y"), numeric=True))]
     out += _indent(hcat(*given).lines, "  ")
+    out += _sizes(r, [(Q(k), fmt) for k in ("x", "y") if k in trace.quantities])
     phase_seen = None
     for phase, layer, steps in trace.sections():
         if phase != phase_seen:
@@ -260,10 +264,15 @@ def _step(r: TextRenderer, step, width: int) -> list[str]:
         symbolic = [r.render(e) for e in step.rhs]
         lines += _chain(hcat(lhs, " "), pad + " ", symbolic, width)
         room = width - len(pad) - 5  # "  " + pad + " " + "= " before each item
-        numeric = [_fitted(r, e, room) for e in step.numeric_rhs(r.trace.quantities)]
+        fitted = [
+            (e, *_fit(r, e, room))
+            for e in [*step.numeric_rhs(r.trace.quantities), Q(step.result)]
+        ]
+        numeric = [drawn for _, drawn, _ in fitted[:-1]]
         lines += _chain(Box([""]), pad + " ", numeric, width, first_is_lhs=False)
-        result = _fitted(r, Q(step.result), room)
+        result = fitted[-1][1]
         lines += _chain(Box([""]), pad + " ", [result], width, first_is_lhs=False)
+        lines += _sizes(r, [(e, fmt) for e, _, fmt in fitted], width)
     if step.note:
         lines += textwrap.wrap(
             step.note, width, initial_indent="  Note: ", subsequent_indent="        "
@@ -271,14 +280,32 @@ def _step(r: TextRenderer, step, width: int) -> list[str]:
     return lines
 
 
-def _fitted(r: TextRenderer, expr, room: int) -> Box:
-    """``expr`` with numbers, showing fewer columns of its matrices until it fits."""
+def _fit(r: TextRenderer, expr, room: int) -> tuple[Box, Format]:
+    """``expr`` with numbers, showing fewer columns of its matrices until it fits, and
+    the format it was drawn with."""
     drawn = r.render(expr, numeric=True)
     fmt = r.fmt
     while drawn.width > room and fmt.max_cols > 2:
-        fmt = Format(fmt.precision, fmt.max_rows, fmt.max_cols - 1)
+        fmt = Format(fmt.precision, fmt.max_rows, fmt.max_cols - 1, fmt.summaries)
         drawn = TextRenderer(r.trace, fmt).render(expr, numeric=True)
-    return drawn
+    return drawn, fmt
+
+
+def _sizes(r: TextRenderer, drawn: list, width: int = 88) -> list[str]:
+    """The lines under an equation: the shape of each matrix shown in part, and with
+    ``summaries`` the norm, min and max of each matrix not summarised before."""
+    cut, summary = [], []
+    for expr, fmt in drawn:
+        cut += [line for line in cut_lines(r.trace, [expr], fmt) if line not in cut]
+        if fmt.summaries:
+            summary += summary_lines(r.trace, [expr], fmt, r.summarized)
+    lines = []
+    for label, items in (("Shown in part", cut), ("Summary", summary)):
+        for item in items:
+            lines += textwrap.wrap(
+                item, width, initial_indent=f"  {label}: ", subsequent_indent="    "
+            )
+    return lines
 
 
 def _chain(lhs: Box, pad: str, items: list[Box], width: int, first_is_lhs=True):

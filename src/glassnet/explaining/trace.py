@@ -36,16 +36,30 @@ class Trace(Record):
     """
 
     def to_text(
-        self, precision: int = 6, max_rows: int = 8, max_cols: int = 6, width: int = 88
+        self,
+        precision: int = 6,
+        max_rows: int = 8,
+        max_cols: int = 6,
+        width: int = 88,
+        summaries: bool = False,
     ) -> str:
-        """A terminal rendering: each equation, then with numbers, then the result."""
-        return render_text(self, precision, max_rows, max_cols, width)
+        """A terminal rendering: each equation, then with numbers, then the result.
+
+        Matrices larger than ``max_rows`` x ``max_cols`` show their first rows and
+        columns, with a line giving their shape ("W1 (128 × 784): rows 1–8 of 128,
+        columns 1–6 of 784"); ``summaries`` adds each matrix's norm, min and max.
+        """
+        return render_text(self, precision, max_rows, max_cols, width, summaries)
 
     def to_markdown(
-        self, precision: int = 6, max_rows: int = 8, max_cols: int = 6
+        self,
+        precision: int = 6,
+        max_rows: int = 8,
+        max_cols: int = 6,
+        summaries: bool = False,
     ) -> str:
         """Markdown with LaTeX math ($$ ... $$), for GitHub, Jupyter or pandoc."""
-        return render_markdown(self, precision, max_rows, max_cols)
+        return render_markdown(self, precision, max_rows, max_cols, summaries)
 
     def to_html(
         self,
@@ -53,9 +67,10 @@ class Trace(Record):
         max_rows: int = 8,
         max_cols: int = 6,
         full_page: bool = True,
+        summaries: bool = False,
     ) -> str:
         """One self-contained HTML page (MathML, inline CSS, no scripts, no network)."""
-        return render_html(self, precision, max_rows, max_cols, full_page)
+        return render_html(self, precision, max_rows, max_cols, full_page, summaries)
 
     def to_json(self, indent: int | None = 2) -> str:
         """Every number at full precision, keyed by layer and quantity."""
@@ -68,8 +83,23 @@ class Trace(Record):
     def __str__(self) -> str:
         return self.to_text()
 
-    def _repr_html_(self) -> str:  # Jupyter shows the trace as formatted math
+    def _repr_html_(self) -> str:
+        """What Jupyter shows: the HTML rendering as one self-contained fragment
+        (MathML, its styles scoped to a ``<div class="gx">``, no scripts, no
+        network).
+
+        Examples
+        --------
+        >>> import glassnet as gn
+        >>> net, X, y = gn.worked_example.seed003_example()
+        >>> gn.explain(net, X, y)._repr_html_().startswith('<div class="gx">')
+        True
+        """
         return self.to_html(full_page=False)
+
+    def _repr_markdown_(self) -> str:
+        """The Markdown rendering, for front ends that show Markdown but not HTML."""
+        return self.to_markdown()
 
     def __repr__(self) -> str:
         loss = "" if self.loss_value is None else f", L={self.loss_value:.6g}"

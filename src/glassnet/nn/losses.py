@@ -322,3 +322,41 @@ def default_loss(output_activation: Activation | None) -> Loss:
     if isinstance(output_activation, Sigmoid):
         return BinaryCrossEntropyLoss()
     return MSELoss()
+
+
+def check_loss_suits_output(loss: Loss, output_activation: Activation | None) -> None:
+    """Refuse a loss the network's output cannot feed, saying what it needs.
+
+    Binary cross-entropy takes log a and log(1 - a), so it needs outputs in (0, 1)
+    (a sigmoid output); cross-entropy takes log a_c of a probability vector, so it
+    needs a softmax output. With ``from_logits=True`` either reads any output as
+    logits.
+
+    Examples
+    --------
+    >>> from glassnet.nn.activations import Identity
+    >>> check_loss_suits_output(BinaryCrossEntropyLoss(), Identity())
+    Traceback (most recent call last):
+    ...
+    ValueError: binary cross-entropy needs outputs in (0, 1), e.g. a sigmoid output layer, but this network's output activation is identity; use a sigmoid output, or BinaryCrossEntropyLoss(from_logits=True) to read the outputs as logits
+    """
+    if loss.from_logits:
+        return
+    name = getattr(output_activation, "name", "identity")
+    if isinstance(loss, BinaryCrossEntropyLoss) and not isinstance(
+        output_activation, (Sigmoid, Softmax)
+    ):
+        raise ValueError(
+            "binary cross-entropy needs outputs in (0, 1), e.g. a sigmoid output "
+            f"layer, but this network's output activation is {name}; use a sigmoid "
+            "output, or BinaryCrossEntropyLoss(from_logits=True) to read the outputs "
+            "as logits"
+        )
+    if isinstance(loss, CrossEntropyLoss) and not isinstance(
+        output_activation, Softmax
+    ):
+        raise ValueError(
+            "cross-entropy needs a softmax output (probabilities that sum to 1), but "
+            f"this network's output activation is {name}; use a softmax output, or "
+            "CrossEntropyLoss(from_logits=True) to read the outputs as logits"
+        )

@@ -12,6 +12,7 @@ view into ``net.flat_grads``: the optimizer updates the whole network at once.
 from __future__ import annotations
 
 import copy
+import html
 
 import numpy as np
 
@@ -339,8 +340,8 @@ class Sequential:
         new._bind_parameters()
         return new
 
-    def summary(self) -> str:
-        """A table of the layers: type, output shape, parameter count, activation."""
+    def _summary_rows(self) -> list[tuple[str, ...]]:
+        """The summary table's header and one row per layer, as strings."""
         rows = [("#", "Layer", "Output shape", "Params", "Activation")]
         for i, layer in enumerate(self.layers):
             rows.append(
@@ -352,6 +353,17 @@ class Sequential:
                     layer.describe(),
                 )
             )
+        return rows
+
+    def _summary_footer(self) -> str:
+        return (
+            f"Total parameters: {self.n_params:,}   input: (n, {self.in_features})"
+            f"   dtype: {self.dtype.name}"
+        )
+
+    def summary(self) -> str:
+        """A table of the layers: type, output shape, parameter count, activation."""
+        rows = self._summary_rows()
         widths = [max(len(row[c]) for row in rows) for c in range(5)]
         line = "-" * (sum(widths) + 8)
 
@@ -362,11 +374,43 @@ class Sequential:
             )
 
         body = [fmt(rows[0]), line, *(fmt(r) for r in rows[1:]), line]
-        body.append(
-            f"Total parameters: {self.n_params:,}   input: (n, {self.in_features})"
-            f"   dtype: {self.dtype.name}"
-        )
+        body.append(self._summary_footer())
         return "\n".join(line.rstrip() for line in body)
+
+    def _repr_html_(self) -> str:
+        """The summary table as HTML, for Jupyter (every cell escaped, no scripts).
+
+        Examples
+        --------
+        >>> import glassnet as gn
+        >>> net = gn.Sequential(gn.Dense(2, 3, "relu"), gn.Dense(3, 1, "sigmoid"))
+        >>> "<td>(n, 3)</td>" in net._repr_html_()
+        True
+        """
+        head, *rows = self._summary_rows()
+
+        def cells(row, tag):
+            return "".join(f"<{tag}>{html.escape(cell)}</{tag}>" for cell in row)
+
+        body = "".join(f"<tr>{cells(row, 'td')}</tr>" for row in rows)
+        return (
+            '<table class="glassnet-summary">'
+            f"<caption>Sequential, {len(self.layers)} layers</caption>"
+            f"<thead><tr>{cells(head, 'th')}</tr></thead><tbody>{body}</tbody>"
+            f'<tfoot><tr><td colspan="5">{html.escape(self._summary_footer())}'
+            "</td></tr></tfoot></table>"
+        )
+
+    def _repr_markdown_(self) -> str:
+        """The summary table as Markdown."""
+        head, *rows = self._summary_rows()
+
+        def line(row):
+            cells = (c.replace("|", "\\|") for c in row)
+            return "| " + " | ".join(cells) + " |"
+
+        table = [line(head), "|---:|---|---|---:|---|", *(line(r) for r in rows)]
+        return "\n".join(table) + "\n\n" + self._summary_footer() + "\n"
 
     def __repr__(self) -> str:
         inner = ",\n".join(f"  {layer!r}" for layer in self.layers)

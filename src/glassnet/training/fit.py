@@ -15,7 +15,7 @@ import dataclasses
 
 import numpy as np
 
-from ..nn.losses import default_loss
+from ..nn.losses import check_loss_suits_output, default_loss
 from ..optim import get_optimizer
 from ..optim.schedules import Schedule
 from ..validation import check_sample_weight
@@ -225,6 +225,7 @@ def _as_run(net, config: TrainConfig) -> TrainConfig:
     loss = config.loss
     if loss is None:
         loss = default_loss(net.layers[-1].output_activation)
+    check_loss_suits_output(loss, net.layers[-1].output_activation)
     seed = config.seed
     if seed is None:
         seed = int(net.rng.integers(2**32))

@@ -1,0 +1,522 @@
+"""Optimizer steps in ``explain``: k full-batch steps of SGD, Adam, AdamW or RMSprop.
+
+After the forward pass, the loss and backpropagation, each step writes the
+optimizer's equations for every parameter tensor theta (W1, b1, W2, ...), with the
+state carried from step to step::
+
+    SGD, momentum      v(t) = mu v(t-1) + g,   theta(t) = theta(t-1) - lr v(t)
+                       (textbook: u(t) = mu u(t-1) + lr g, theta(t) = theta(t-1) - u(t))
+    Adam               m(t) = b1 m(t-1) + (1 - b1) g,  v(t) = b2 v(t-1) + (1 - b2) g^2
+                       m_hat = m / (1 - b1^t),  v_hat = v / (1 - b2^t)
+                       theta(t) = theta(t-1) - lr m_hat / (sqrt(v_hat) + eps)
+    RMSprop            s(t) = alpha s(t-1) + (1 - alpha) g^2
+                       theta(t) = theta(t-1) - lr g / (sqrt(s(t)) + eps)
+
+The numbers are those ``fit`` computes, bit for bit: a copy of the optimizer steps the
+walk's own flat parameters with the walk's own gradients (``opt.step(flat_params,
+flat_grads)``, as the fit loop calls it), and the trace records its state after each
+step. Steps 2, 3, ... start from the loss and the gradients at the new weights.
+
+Examples
+--------
+>>> import glassnet as gn
+>>> net, X, y = gn.worked_example.seed003_example()
+>>> trace = gn.explain(net, X, y, optimizer=gn.SGD(0.5, momentum=0.9), steps=2)
+>>> trace["t2.2.velocity_b"].round(6)         # 0.9 v(1) + g(2)
+array([-0.116191])
+>>> [round(L, 6) for L in trace.optimizer["losses"]]
+[0.063181, 0.040938, 0.022036]
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from ..nn.layers import Dropout
+from ..optim.adam import Adam
+from ..optim.base import Optimizer
+from ..optim.registry import get_optimizer
+from ..optim.rmsprop import RMSprop
+from ..optim.sgd import SGD
+from ..validation import check_number
+from .expr import Bin, Fn, Frac, Num, Partial, Pow, Q, Sym
+
+
+def check_optimizer(optimizer, lr, steps, has_target: bool, attack) -> Optimizer | None:
+    """A private copy of the optimizer ``explain`` was given (None without one).
+
+    ``optimizer`` is an Optimizer (copied with its state) or a name, built with ``lr``
+    as ``get_optimizer`` builds it.
+    """
+    if optimizer is None:
+        if steps is not None:
+            raise ValueError(
+                f"steps={steps!r} needs an optimizer (optimizer='adam' or gn.Adam(...)); "
+                "the plain gradient-descent step (lr=...) is shown once, not applied"
+            )
+        return None
+    if isinstance(optimizer, Optimizer):
+        if lr is not None:
+            raise ValueError(
+                f"lr={lr!r} was given with the optimizer object {optimizer!r}; set the "
+                "learning rate when creating it"
+            )
+        opt = copy.deepcopy(optimizer)  # the caller's optimizer keeps its state
+    elif isinstance(optimizer, str):
+        opt = get_optimizer(optimizer, **({} if lr is None else {"lr": lr}))
+    else:
+        raise TypeError(
+            "optimizer must be a name ('sgd', 'adam', 'adamw', 'rmsprop') or a glassnet "
+            f"Optimizer, got {type(optimizer).__name__}"
+        )
+    if not isinstance(opt, (SGD, Adam, RMSprop)):
+        raise ValueError(f"explain cannot show the steps of {type(opt).__name__}")
+    unsupported = [
+        name
+        for name, on in (
+            ("clip_norm", opt.clip_norm is not None),
+            ("amsgrad", getattr(opt, "amsgrad", False)),
+            ("centered", getattr(opt, "centered", False)),
+        )
+        if on
+    ]
+    if unsupported:
+        raise ValueError(
+            f"explain does not show {', '.join(unsupported)} yet; got {opt!r}"
+        )
+    if not has_target:
+        raise ValueError(
+            "an optimizer step needs a target y: it follows the gradient of the loss, "
+            "and without y there is no loss"
+        )
+    if attack is not None:
+        raise ValueError("explain shows either optimizer steps or an attack, not both")
+    steps = 1 if steps is None else steps
+    if isinstance(steps, bool) or not float(steps).is_integer():
+        raise ValueError(f"steps must be a whole number >= 1, got {steps!r}")
+    opt.explain_steps = int(check_number(steps, "steps", low=1))
+    return opt
+
+
+class OptimizerSteps:
+    """Records k optimizer steps on a finished walk (``recorder._Walk``): uses its
+    ``quantity``, ``step``, ``net``, ``X``, ``Y``, ``loss`` and ``trace``."""
+
+    def __init__(self, walk, optimizer: Optimizer):
+        self.walk, self.opt = walk, optimizer
+        self.k = optimizer.explain_steps
+        self.tensors = []  # (layer index i, name, offset, shape)
+        offset = 0
+        for i, layer in enumerate(walk.net.layers):
+            for name, p in layer.params.items():
+                self.tensors.append((i, name, offset, p.shape))
+                offset += p.size
+
+    def run(self) -> None:
+        walk, opt, net = self.walk, self.opt, self.walk.net
+        trace = walk.trace
+        if trace.stopped is not None:
+            walk.step(
+                "optimizer",
+                None,
+                "No optimizer step",
+                note="The optimizer follows the gradient, which needs backpropagation; "
+                "it stopped above, so no step can be shown.",
+            )
+            return
+        if any(isinstance(layer, Dropout) and layer.p > 0 for layer in net.layers):
+            raise ValueError(
+                "explain cannot show optimizer steps through Dropout: training draws "
+                "a random mask each step; remove the Dropout layer to see the steps"
+            )
+        losses = [trace.loss_value]
+        trace.optimizer = {"name": opt.name, "config": opt.config(), "steps": self.k}
+        self.constants()
+        for t in range(1, self.k + 1):
+            if t > 1:
+                losses.append(self.gradients(t))
+            self.opt.step(net.flat_params, net.flat_grads)  # as the fit loop does
+            self.record(t)
+        A = net._forward(walk.X, training=False)
+        final = net._loss_of_output(walk.loss, A, walk.Y)
+        losses.append(final)
+        walk.quantity(
+            f"t{self.k}.L",
+            "L",
+            None,
+            Sym("L", "", f"({self.k})"),
+            np.asarray(final, dtype=net.dtype),
+            "scalar",
+        )
+        walk.step(
+            "optimizer",
+            None,
+            f"Loss after step {self.k}",
+            Q(f"t{self.k}.L"),
+            note="Losses before step 1 and after each step: "
+            + ", ".join(f"{value:.6g}" for value in losses)
+            + ".",
+        )
+        trace.optimizer.update(
+            losses=losses,
+            params=net.flat_params.copy(),
+            state=opt.state_dict(),
+        )
+
+    # -- helpers ------------------------------------------------------------------------
+    def scalar(self, key, symbol, value) -> Q:
+        value = np.asarray(value, dtype=self.walk.net.dtype)
+        return self.walk.quantity(f"opt.{key}", key, None, symbol, value, "scalar")
+
+    def constants(self) -> None:
+        opt = self.opt
+        self.lr = self.scalar("lr", Sym("η"), opt.lr)
+        self.wd = self.scalar("weight_decay", Sym("λ"), opt.weight_decay)
+        if isinstance(opt, SGD):
+            self.mu = self.scalar("momentum", Sym("μ"), opt.momentum)
+        elif isinstance(opt, Adam):
+            self.b1 = self.scalar("beta1", Sym("β", "1"), opt.beta1)
+            self.b2 = self.scalar("beta2", Sym("β", "2"), opt.beta2)
+            self.eps = self.scalar("eps", Sym("ε"), opt.eps)
+        else:
+            self.alpha = self.scalar("alpha", Sym("α"), opt.alpha)
+            self.eps = self.scalar("eps", Sym("ε"), opt.eps)
+            self.mu = self.scalar("momentum", Sym("μ"), opt.momentum)
+        walk = self.walk
+        walk.step(
+            "optimizer",
+            None,
+            f"{type(opt).__name__}, {self.k} full-batch step" + "s" * (self.k > 1),
+            note=self.rule_note()
+            + " Each step is applied to the weights (of explain's copy): step t starts "
+            "from the weights, the gradients and the optimizer state step t − 1 left. "
+            "The numbers are those the optimizer computes in fit.",
+        )
+
+    def rule_note(self) -> str:
+        opt = self.opt
+        hyper = ", ".join(f"{k} = {v:g}" for k, v in opt.config().items() if k != "name")
+        if isinstance(opt, SGD):
+            cite = "Sutskever et al. 2013, as torch.optim.SGD"
+        elif isinstance(opt, Adam):
+            cite = "Kingma and Ba 2015" + (
+                ", decoupled weight decay of Loshchilov and Hutter 2019"
+                if opt.decoupled
+                else ""
+            )
+        else:
+            cite = "Tieleman and Hinton 2012, as torch.optim.RMSprop"
+        return f"{type(opt).__name__} ({cite}): {hyper}."
+
+    def gradients(self, t: int) -> float:
+        """Forward and backward at the weights of step t − 1; returns the loss."""
+        walk, net = self.walk, self.walk.net
+        A = net._forward(walk.X, training=True)  # as the fit loop: dropout-free here
+        value = net._backward(walk.loss, A, walk.Y)
+        L = walk.quantity(
+            f"t{t - 1}.L",
+            "L",
+            None,
+            Sym("L", "", f"({t - 1})"),
+            np.asarray(value, dtype=net.dtype),
+            "scalar",
+        )
+        walk.step(
+            "optimizer",
+            None,
+            f"Step {t}: loss at the weights of step {t - 1}",
+            L,
+            note="The forward pass and backpropagation run again, as above, at the "
+            f"new weights; the gradients below are step {t}'s.",
+        )
+        for i, name, off, shape in self.tensors:
+            k = i + 1
+            walk.quantity(
+                f"t{t}.{k}.dL/d{name}",
+                f"dL/d{name}",
+                i,
+                Partial(Sym("L"), Sym(name, str(k))),
+                self.flat(net.flat_grads, off, shape),
+                "param",
+            )
+        return value
+
+    @staticmethod
+    def flat(array, off, shape) -> np.ndarray:
+        return array[off : off + int(np.prod(shape))].reshape(shape)
+
+    def state(self, buffer, off, shape) -> np.ndarray:
+        return self.flat(self.opt.state[buffer], off, shape)
+
+    def record(self, t: int) -> None:
+        """The equations of step t for every parameter tensor, with their numbers."""
+        walk = self.walk
+        if t == 1:
+            walk.step(
+                "optimizer",
+                None,
+                "Step 1",
+                note="From the gradients of the backward pass above; every state "
+                "buffer starts at 0.",
+            )
+        self.t_q = walk.quantity(
+            f"t{t}.t", "t", None, Sym("t"), np.asarray(t), "scalar"
+        )
+        for i, name, off, shape in self.tensors:
+            k = i + 1
+            theta_prev = Q(f"{k}.{name}") if t == 1 else Q(f"t{t - 1}.{k}.{name}")
+            g = Q(f"{k}.dL/d{name}") if t == 1 else Q(f"t{t}.{k}.dL/d{name}")
+            new_theta = self.flat(walk.net.flat_params, off, shape)
+            tensor = _Tensor(self, t, i, name, off, shape, theta_prev, g)
+            if isinstance(self.opt, SGD):
+                tensor.sgd(new_theta)
+            elif isinstance(self.opt, Adam):
+                tensor.adam(new_theta)
+            else:
+                tensor.rmsprop(new_theta)
+
+
+class _Tensor:
+    """One parameter tensor theta (W_k or b_k) at step t: writes its equations."""
+
+    def __init__(self, steps, t, i, name, off, shape, theta_prev, g):
+        self.steps, self.walk, self.opt = steps, steps.walk, steps.opt
+        self.t, self.i, self.k, self.name = t, i, i + 1, name
+        self.off, self.shape = off, shape
+        self.theta_prev, self.g = theta_prev, g
+
+    def buffer(self, buffer: str, symbol: str, value=None) -> Q:
+        """Quantity for state ``buffer`` after step t (from the optimizer's state)."""
+        if value is None:
+            value = self.steps.state(buffer, self.off, self.shape)
+        return self.walk.quantity(
+            f"t{self.t}.{self.k}.{buffer}_{self.name}",
+            f"{buffer}_{self.name}",
+            self.i,
+            Sym(symbol, f"{self.name}{self.k}", f"({self.t})"),
+            value,
+            "param",
+        )
+
+    def previous(self, buffer: str, symbol: str) -> Q:
+        """State ``buffer`` before step t: zeros at step 1 (as the optimizer starts)."""
+        if self.t > 1:
+            return Q(f"t{self.t - 1}.{self.k}.{buffer}_{self.name}")
+        key = f"t0.{self.k}.{buffer}_{self.name}"
+        if key not in self.walk.trace.quantities:
+            self.walk.quantity(
+                key,
+                f"{buffer}_{self.name}",
+                self.i,
+                Sym(symbol, f"{self.name}{self.k}", "(0)"),
+                np.zeros(self.shape, dtype=self.walk.net.dtype),
+                "param",
+            )
+        return Q(key)
+
+    def eq(self, title, lhs, rhs, note="") -> None:
+        what = "W" if self.name == "W" else "b"
+        self.walk.step(
+            "optimizer",
+            self.i,
+            f"Step {self.t} · {what}{self.k}: {title}",
+            lhs,
+            (rhs,),
+            note=note,
+        )
+
+    def theta(self, value) -> Q:
+        return self.walk.quantity(
+            f"t{self.t}.{self.k}.{self.name}",
+            self.name,
+            self.i,
+            Sym(self.name, str(self.k), f"({self.t})"),
+            value,
+            "param",
+        )
+
+    def l2_gradient(self) -> Q:
+        """g + lambda theta, when the optimizer adds an L2 penalty to the gradient."""
+        if not self.opt.weight_decay or getattr(self.opt, "decoupled", False):
+            return self.g
+        value = self.walk.trace[self.g.key] + self.opt.weight_decay * (
+            self.walk.trace[self.theta_prev.key]
+        )
+        g = self.walk.quantity(
+            f"t{self.t}.{self.k}.g_{self.name}",
+            f"g_{self.name}",
+            self.i,
+            Sym("g", f"{self.name}{self.k}", f"({self.t})"),
+            value,
+            "param",
+        )
+        self.eq(
+            "gradient with the L2 penalty",
+            g,
+            Bin("+", self.g, Bin("*", self.steps.wd, self.theta_prev)),
+        )
+        return g
+
+    # -- SGD ----------------------------------------------------------------------------
+    def sgd(self, new_value) -> None:
+        s = self.steps
+        g = self.l2_gradient()
+        if not self.opt.momentum:
+            self.eq(
+                "gradient-descent step",
+                self.theta(new_value),
+                Bin("-", self.theta_prev, Bin("*", s.lr, g)),
+            )
+            return
+        v = self.buffer("velocity", "v")
+        self.eq(
+            "velocity",
+            v,
+            Bin("+", Bin("*", s.mu, self.previous("velocity", "v")), g),
+            note="PyTorch's form: the velocity sums the gradients, η applied after.",
+        )
+        if self.opt.nesterov:
+            step = Bin("+", g, Bin("*", s.mu, v))
+            note = "Nesterov: the step looks ahead along the velocity, g + μ v."
+        else:
+            step, note = v, ""
+        self.eq(
+            "new value",
+            self.theta(new_value),
+            Bin("-", self.theta_prev, Bin("*", s.lr, step)),
+            note=note,
+        )
+        if not self.opt.nesterov:
+            self.textbook_momentum()
+
+    def textbook_momentum(self) -> None:
+        """Seed 001's form: u = mu u + lr g, theta - u, with u computed by its own
+        recursion (u = lr v while lr is constant)."""
+        s, walk = self.steps, self.walk
+        prev = self.previous("u", "u")
+        g = walk.trace[self.l2_gradient_key()]
+        u_value = self.opt.momentum * walk.trace[prev.key] + self.opt.lr * g
+        u = self.buffer("u", "u", u_value)
+        self.eq(
+            "the textbook form of momentum",
+            u,
+            Bin("+", Bin("*", s.mu, prev), Bin("*", s.lr, Q(self.l2_gradient_key()))),
+            note="Many texts write momentum as u = μ u + η g, θ = θ − u. With a "
+            "constant η, u = η v at every step, so θ − u is the update above: the "
+            "same trajectory (glassnet and PyTorch keep v and apply η last, so a "
+            "learning-rate schedule scales the whole step at once). θ − u here "
+            "differs from the new value above at most in the last digit (rounding).",
+        )
+
+    def l2_gradient_key(self) -> str:
+        key = f"t{self.t}.{self.k}.g_{self.name}"
+        return key if key in self.walk.trace.quantities else self.g.key
+
+    # -- Adam and AdamW -----------------------------------------------------------------
+    def adam(self, new_value) -> None:
+        s, opt, walk = self.steps, self.opt, self.walk
+        theta = self.theta_prev
+        if opt.weight_decay and opt.decoupled:
+            decayed = walk.trace[theta.key] * (1.0 - opt.lr * opt.weight_decay)
+            theta = walk.quantity(
+                f"t{self.t}.{self.k}.decayed_{self.name}",
+                f"decayed_{self.name}",
+                self.i,
+                Sym(self.name, str(self.k), "decayed"),
+                decayed,
+                "param",
+            )
+            self.eq(
+                "decoupled weight decay (AdamW)",
+                theta,
+                Bin(
+                    "*",
+                    self.theta_prev,
+                    Bin("-", Num(1), Bin("*", s.lr, s.wd)),
+                ),
+                note="AdamW shrinks the weights directly; the decay does not pass "
+                "through m and v.",
+            )
+        g = self.l2_gradient()
+        m = self.buffer("m", "m")
+        self.eq(
+            "first moment",
+            m,
+            Bin(
+                "+",
+                Bin("*", s.b1, self.previous("m", "m")),
+                Bin("*", Bin("-", Num(1), s.b1), g),
+            ),
+        )
+        v = self.buffer("v", "v")
+        self.eq(
+            "second moment",
+            v,
+            Bin(
+                "+",
+                Bin("*", s.b2, self.previous("v", "v")),
+                Bin("*", Bin("-", Num(1), s.b2), Bin("⊙", g, g)),
+            ),
+        )
+        t = self.t
+        m_hat = self.buffer("m_hat", "m̂", walk.trace[m.key] / (1.0 - opt.beta1**t))
+        self.eq(
+            "bias-corrected first moment",
+            m_hat,
+            Frac(m, Bin("-", Num(1), Pow(s.b1, s.t_q))),
+        )
+        v_hat = self.buffer("v_hat", "v̂", walk.trace[v.key] / (1.0 - opt.beta2**t))
+        self.eq(
+            "bias-corrected second moment",
+            v_hat,
+            Frac(v, Bin("-", Num(1), Pow(s.b2, s.t_q))),
+        )
+        c = (1.0 - opt.beta2**t) ** 0.5
+        step_size = opt.lr * c / (1.0 - opt.beta1**t)
+        self.eq(
+            "new value",
+            self.theta(new_value),
+            Bin(
+                "-",
+                theta,
+                Bin("*", s.lr, Frac(m_hat, Bin("+", Fn("√", (v_hat,)), s.eps))),
+            ),
+            note="The division and √ are entry by entry. glassnet computes the same "
+            "update in the rearranged form θ − s m / (√v + ε c), with "
+            f"c = √(1 − β2^t) = {c:.6g} and s = η c / (1 − β1^t) = {step_size:.6g} "
+            "(Kingma and Ba, end of section 2), which spares one pass over the "
+            "parameters; the value shown is the one glassnet computed.",
+        )
+
+    # -- RMSprop ------------------------------------------------------------------------
+    def rmsprop(self, new_value) -> None:
+        s, opt = self.steps, self.opt
+        g = self.l2_gradient()
+        sq = self.buffer("square_avg", "s")
+        self.eq(
+            "mean square of the gradient",
+            sq,
+            Bin(
+                "+",
+                Bin("*", s.alpha, self.previous("square_avg", "s")),
+                Bin("*", Bin("-", Num(1), s.alpha), Bin("⊙", g, g)),
+            ),
+            note="No bias correction: s starts at 0, so the first steps are larger.",
+        )
+        scaled = Frac(g, Bin("+", Fn("√", (sq,)), s.eps))
+        if opt.momentum:
+            b = self.buffer("momentum_buffer", "b")
+            self.eq(
+                "momentum of the scaled gradient",
+                b,
+                Bin("+", Bin("*", s.mu, self.previous("momentum_buffer", "b")), scaled),
+            )
+            scaled = b
+        self.eq(
+            "new value",
+            self.theta(new_value),
+            Bin("-", self.theta_prev, Bin("*", s.lr, scaled)),
+            note="The division and √ are entry by entry.",
+        )
