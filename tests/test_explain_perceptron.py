@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -258,3 +259,24 @@ def test_cli_writes_html(tmp_path, capsys):
         out.read_text(encoding="utf-8") == gn.explain_perceptron(*gate("AND")).to_html()
     )
     assert str(out) in capsys.readouterr().out
+
+
+def test_docs_perceptron_commands_run_and_say_what_they_print(
+    tmp_path, monkeypatch, capsys
+):
+    page = Path(__file__).parent.parent / "docs" / "explain.md"
+    section = page.read_text(encoding="utf-8").split("## The perceptron learning rule")[
+        1
+    ]
+    block = section.split("```\n", 2)[1]
+    commands = [line.split("  ")[0].split()[2:] for line in block.splitlines()]
+    assert len(commands) == 3
+    monkeypatch.chdir(tmp_path)
+    for argv in commands:
+        assert main(["explain", *argv]) == 0
+    assert (tmp_path / "or.html").exists()
+    out = capsys.readouterr().out
+    assert "Epoch 6 made no mistakes" in out and "w = (2, 1), b = -3" in out
+    assert "After epoch 3, w = (-1, 0), b = 0: the same as at the end of epoch" in (
+        " ".join(out.split())
+    )

@@ -28,6 +28,7 @@ EPILOG = """examples:
   glassnet explain --format html --out walk.html        a page for the browser
   glassnet explain --attack fgsm --eps 0.5 --clip 0,2   the attack step (FGSM)
   glassnet explain --perceptron AND         the perceptron rule, epoch by epoch
+  glassnet explain --optimizer adam --lr 0.1 --steps 3   three Adam steps, m and v
 """
 
 # The seed text's own slips, set against the numbers above them (the text, Markdown and
@@ -96,7 +97,12 @@ def add_parser(subparsers) -> None:
         help="carry backpropagation on to the input and show the attack step: "
         "x_adv = clip(x + eps sign(dL/dx)), and the prediction before and after",
     )
-    parser.add_argument("--eps", type=float, help="the attack's step size (--attack)")
+    parser.add_argument(
+        "--eps",
+        type=float,
+        help="the attack's step size (--attack), or the optimizer's ε (--optimizer)",
+    )
+    add_optimizer_arguments(parser)
     parser.add_argument(
         "--perceptron",
         metavar="GATE",
@@ -247,18 +253,99 @@ def run(args) -> int:
     if args.lr is not None and y is None:
         raise CliError("--lr needs --target: the update follows the loss's gradient")
     clip = None if args.clip is None else parse_clip(args.clip)
+    optimizer = optimizer_from_args(args)
+    if optimizer is not None and y is None:
+        raise CliError(
+            "--optimizer needs --target: its steps follow the loss's gradient"
+        )
     trace = explain(
         net,
         X,
         y,
         loss=args.loss,
-        lr=args.lr,
+        lr=None if optimizer is not None else args.lr,
         attack=args.attack,
-        eps=args.eps,
+        eps=None if optimizer is not None else args.eps,
         clip=clip,
         preprocessing=record,
+        optimizer=optimizer,
+        steps=args.steps,
     )
     return write_trace(trace, args)
+
+
+# The optimizer's own options: (option, type, help); None for a flag.
+OPTIMIZER_OPTIONS = (
+    ("--momentum", float, "momentum μ (sgd, rmsprop)"),
+    ("--nesterov", None, "Nesterov momentum (sgd)"),
+    ("--beta1", float, "β1, the first moment's decay (adam, adamw)"),
+    ("--beta2", float, "β2, the second moment's decay (adam, adamw)"),
+    ("--alpha", float, "α, the mean square's decay (rmsprop)"),
+    ("--weight-decay", float, "weight decay λ (L2 penalty; decoupled in adamw)"),
+)
+
+
+def add_optimizer_arguments(parser) -> None:
+    """--optimizer, --steps and the optimizer's own options."""
+    parser.add_argument(
+        "--optimizer",
+        metavar="NAME",
+        help="show optimizer steps instead of the plain one: sgd, adam, adamw or "
+        "rmsprop, with --lr, --steps and its own options (--momentum, --nesterov, "
+        "--beta1, --beta2, --eps, --alpha, --weight-decay)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        metavar="K",
+        help="with --optimizer: the full-batch steps shown (default 1)",
+    )
+    for option, kind, text in OPTIMIZER_OPTIONS:
+        if kind is None:
+            parser.add_argument(option, action="store_true", default=None, help=text)
+        else:
+            parser.add_argument(option, type=kind, help=text)
+
+
+def optimizer_from_args(args):
+    """The optimizer --optimizer names, built with --lr and its own options."""
+    given = {
+        option.lstrip("-").replace("-", "_"): getattr(
+            args, option.lstrip("-").replace("-", "_")
+        )
+        for option, _, _ in OPTIMIZER_OPTIONS
+    }
+    given = {name: value for name, value in given.items() if value is not None}
+    if args.optimizer is None:
+        unused = [f"--{n.replace('_', '-')}" for n in given]
+        if args.steps is not None:
+            unused.append("--steps")
+        if unused:
+            raise CliError(f"{', '.join(unused)}: only used with --optimizer")
+        return None
+    if args.attack is not None:
+        raise CliError("--optimizer and --attack: explain shows one or the other")
+    if args.eps is not None:
+        given["eps"] = args.eps
+    if args.lr is not None:
+        given["lr"] = args.lr
+    import inspect
+
+    from ..optim import OPTIMIZERS, get_optimizer
+
+    cls = OPTIMIZERS.get(args.optimizer.lower())
+    if cls is not None:
+        takes = set(inspect.signature(cls).parameters)
+        foreign = [f"--{n.replace('_', '-')}" for n in given if n not in takes]
+        if foreign:
+            raise CliError(
+                f"{', '.join(foreign)}: not an option of {cls.name} (it takes "
+                f"{', '.join(sorted(takes - {'clip_norm'}))})"
+            )
+    try:
+        return get_optimizer(args.optimizer, **given)
+    except (TypeError, ValueError) as error:
+        raise CliError(f"--optimizer {args.optimizer}: {error}") from None
 
 
 def perceptron_trace(args):

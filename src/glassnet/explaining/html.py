@@ -143,6 +143,8 @@ class MathMLRenderer(Renderer):
     def node_fn(self, expr, tight):
         name = mi(expr.name, upright=True)
         args = [self.visit(arg) for arg in expr.args]
+        if expr.name == "√":
+            return f"<msqrt>{mrow(*args)}</msqrt>"
         joined = mo(",").join(args)
         if (
             len(args) == 1

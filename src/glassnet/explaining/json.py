@@ -17,6 +17,9 @@ Layout::
       "attack": {"name": "fgsm", "eps": 0.1, "clip": [0, 1], "dL/dx": ...,
                  "sign": ..., "x_adv": ..., "output_adv": ..., "loss_adv": ...,
                  "class_before": ..., "class_after": ...},   # with attack= only
+      "optimizer": {"config": {"name": "adam", ...}, "steps": 3, "losses": [...],
+                    "quantities": {"t1.1.W": ..., "t1.1.m_W": ..., ...}},
+                                       # with optimizer= only
       "steps": [{"phase": ..., "layer": ..., "title": ..., "result": "2.dL/dz",
                  "latex": "\\delta_{2} = ...", "note": ...}, ...]
     }
@@ -44,6 +47,8 @@ def trace_dict(trace: Record) -> dict:
         for i, title in enumerate(trace.layer_titles)
     ]
     for q in trace.quantities.values():
+        if is_optimizer_key(q.key):  # under "optimizer", step by step
+            continue
         if q.layer is not None and q.key.startswith(f"{q.layer + 1}."):
             name = q.key.split(".", 1)[1]
             if "(" not in name:  # per-sample copies drawn for the page: JSON has all
@@ -84,8 +89,30 @@ def trace_dict(trace: Record) -> dict:
     doc["layers"] = layers
     if trace.attack is not None:
         doc["attack"] = _attack(trace, len(layers))
+    if trace.optimizer is not None:
+        doc["optimizer"] = _optimizer(trace)
     doc["steps"] = steps
     return doc
+
+
+def is_optimizer_key(key: str) -> bool:
+    """Keys of the optimizer steps: "opt.beta1", "t2.1.W", "t2.1.m_W", "t3.L"."""
+    return key.startswith("opt.") or (key[:1] == "t" and key[1:2].isdigit())
+
+
+def _optimizer(trace: Record) -> dict:
+    """The optimizer steps: hyperparameters, losses, and every quantity by key."""
+    info = trace.optimizer
+    return {
+        "config": info["config"],
+        "steps": info["steps"],
+        "losses": info.get("losses"),
+        "quantities": {
+            k: q.value.tolist()
+            for k, q in trace.quantities.items()
+            if is_optimizer_key(k)
+        },
+    }
 
 
 def _attack(trace: Record, L: int) -> dict:

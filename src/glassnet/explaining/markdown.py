@@ -22,6 +22,8 @@ _GREEK = {
     "φ": r"\varphi",
     "Σ": r"\Sigma",
     "ŷ": r"\hat{y}",
+    "m̂": r"\hat{m}",
+    "v̂": r"\hat{v}",
 }
 _OPERATORS = {
     "+": " + ",
@@ -114,6 +116,8 @@ class LatexRenderer(Renderer):
     def node_fn(self, expr, tight):
         name = _FUNCTIONS.get(expr.name, rf"\operatorname{{{expr.name}}}")
         args = ", ".join(self.visit(arg) for arg in expr.args)
+        if expr.name == "√":
+            return rf"\sqrt{{{args}}}"
         if len(expr.args) == 1 and isinstance(expr.args[0], Q) and self.numeric:
             return f"{name} {args}" if "bmatrix" in args else f"{name}({args})"
         return f"{name}{self.paren(args)}"

@@ -23,9 +23,9 @@ Examples
 >>> net, X, y = gn.worked_example.seed003_example()
 >>> trace = gn.explain(net, X, y, optimizer=gn.SGD(0.5, momentum=0.9), steps=2)
 >>> trace["t2.2.velocity_b"].round(6)         # 0.9 v(1) + g(2)
-array([-0.116191])
+array([-0.095626])
 >>> [round(L, 6) for L in trace.optimizer["losses"]]
-[0.063181, 0.040938, 0.022036]
+[0.063181, 0.041366, 0.019594]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from ..optim.registry import get_optimizer
 from ..optim.rmsprop import RMSprop
 from ..optim.sgd import SGD
 from ..validation import check_number
-from .expr import Bin, Fn, Frac, Num, Partial, Pow, Q, Sym
+from .expr import Bin, Fn, Frac, Num, Paren, Partial, Pow, Q, Sym
 
 
 def check_optimizer(optimizer, lr, steps, has_target: bool, attack) -> Optimizer | None:
@@ -197,7 +197,11 @@ class OptimizerSteps:
 
     def rule_note(self) -> str:
         opt = self.opt
-        hyper = ", ".join(f"{k} = {v:g}" for k, v in opt.config().items() if k != "name")
+        hyper = ", ".join(
+            f"{k} = {str(v).lower() if isinstance(v, bool) else f'{v:g}'}"
+            for k, v in opt.config().items()
+            if k != "name"
+        )
         if isinstance(opt, SGD):
             cite = "Sutskever et al. 2013, as torch.optim.SGD"
         elif isinstance(opt, Adam):
@@ -341,8 +345,9 @@ class _Tensor:
         """g + lambda theta, when the optimizer adds an L2 penalty to the gradient."""
         if not self.opt.weight_decay or getattr(self.opt, "decoupled", False):
             return self.g
-        value = self.walk.trace[self.g.key] + self.opt.weight_decay * (
-            self.walk.trace[self.theta_prev.key]
+        value = (
+            self.walk.trace[self.g.key]
+            + self.opt.weight_decay * (self.walk.trace[self.theta_prev.key])
         )
         g = self.walk.quantity(
             f"t{self.t}.{self.k}.g_{self.name}",
@@ -434,7 +439,7 @@ class _Tensor:
                 Bin(
                     "*",
                     self.theta_prev,
-                    Bin("-", Num(1), Bin("*", s.lr, s.wd)),
+                    Paren(Bin("-", Num(1), Bin("*", s.lr, s.wd))),
                 ),
                 note="AdamW shrinks the weights directly; the decay does not pass "
                 "through m and v.",
@@ -447,7 +452,7 @@ class _Tensor:
             Bin(
                 "+",
                 Bin("*", s.b1, self.previous("m", "m")),
-                Bin("*", Bin("-", Num(1), s.b1), g),
+                Bin("*", Paren(Bin("-", Num(1), s.b1)), g),
             ),
         )
         v = self.buffer("v", "v")
@@ -457,8 +462,9 @@ class _Tensor:
             Bin(
                 "+",
                 Bin("*", s.b2, self.previous("v", "v")),
-                Bin("*", Bin("-", Num(1), s.b2), Bin("⊙", g, g)),
+                Bin("*", Paren(Bin("-", Num(1), s.b2)), Paren(Bin("⊙", g, g))),
             ),
+            note="⊙ multiplies entry by entry: each gradient entry squared.",
         )
         t = self.t
         m_hat = self.buffer("m_hat", "m̂", walk.trace[m.key] / (1.0 - opt.beta1**t))
@@ -501,9 +507,10 @@ class _Tensor:
             Bin(
                 "+",
                 Bin("*", s.alpha, self.previous("square_avg", "s")),
-                Bin("*", Bin("-", Num(1), s.alpha), Bin("⊙", g, g)),
+                Bin("*", Paren(Bin("-", Num(1), s.alpha)), Paren(Bin("⊙", g, g))),
             ),
-            note="No bias correction: s starts at 0, so the first steps are larger.",
+            note="Each gradient entry squared (⊙). No bias correction: s starts at 0, "
+            "so the first steps are larger.",
         )
         scaled = Frac(g, Bin("+", Fn("√", (sq,)), s.eps))
         if opt.momentum:

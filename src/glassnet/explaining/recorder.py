@@ -23,9 +23,9 @@ from ..nn.neuron import Perceptron
 from ..validation import as_float_array, check_input_matrix, check_number
 from . import formulas as F
 from .attack import AttackSteps, check_attack
-from .optimizer_steps import OptimizerSteps, check_optimizer
 from .backprop import BackwardSteps
 from .expr import Bin, Fn, Frac, Q, Sym
+from .optimizer_steps import OptimizerSteps, check_optimizer
 from .perceptron import explain_perceptron
 from .record import Quantity, Step
 from .trace import Trace

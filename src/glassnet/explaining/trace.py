@@ -33,6 +33,8 @@ class Trace(Record):
         (empty dicts for layers without parameters, and for every layer when
         backpropagation could not run).
     stopped : why backpropagation stopped (the StepGradientError message), or None.
+    optimizer : with ``optimizer=``: its "config", "steps", the "losses" before step
+        1 and after each step, the final flat "params" and its "state" (state_dict).
     """
 
     def to_text(

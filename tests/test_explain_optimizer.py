@@ -1,0 +1,463 @@
+"""Optimizer steps in ``explain`` (``explaining/optimizer_steps.py``).
+
+After k full-batch steps the trace's weights and optimizer state are ``fit``'s, bit
+for bit (float64 and float32), and torch.optim's within 1e-12 in float64. On the seed
+003 network each optimizer's three steps are checked against the update rules written
+again here in plain numpy, with the gradients of the 2-2-1 network derived by hand.
+The 3-step Adam trace is kept as a snapshot (text and Markdown); its numbers are the
+ones ``test_adam_by_hand`` checks.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.cli import main
+from test_explain_render import check_snapshot
+
+OPTIMIZERS = {
+    "sgd": lambda: gn.SGD(0.1),
+    "sgd_momentum": lambda: gn.SGD(0.1, momentum=0.9, weight_decay=0.01),
+    "sgd_nesterov": lambda: gn.SGD(0.1, momentum=0.9, nesterov=True),
+    "adam": lambda: gn.Adam(0.05, weight_decay=0.01),
+    "adamw": lambda: gn.AdamW(0.05, weight_decay=0.1),
+    "rmsprop": lambda: gn.RMSprop(0.01),
+    "rmsprop_momentum": lambda: gn.RMSprop(0.01, momentum=0.5, weight_decay=0.01),
+}
+
+
+def problem(dtype):
+    """A 3-4-3 tanh/softmax network, 5 samples: every entry of every gradient moves."""
+    net = gn.Sequential(
+        gn.Dense(3, 4, "tanh"), gn.Dense(4, 3, "softmax"), dtype=dtype, seed=7
+    )
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(5, 3)).astype(dtype)
+    y = np.array([0, 2, 1, 2, 0])
+    return net, X, y
+
+
+# -- against fit --------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_steps_equal_fit_bitwise(name, dtype):
+    k = 4
+    net, X, y = problem(dtype)
+    trace = gn.explain(
+        net, X, y, loss="cross_entropy", optimizer=OPTIMIZERS[name](), steps=k
+    )
+    fitted, opt = net.copy(), OPTIMIZERS[name]()
+    fitted.fit(
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=opt,
+        epochs=k,
+        batch_size=None,
+        shuffle=False,
+        verbose=0,
+    )
+    assert trace.optimizer["params"].tobytes() == fitted.flat_params.tobytes()
+    for j, layer in enumerate(fitted.layers, 1):
+        for p in ("W", "b"):
+            assert trace[f"t{k}.{j}.{p}"].tobytes() == layer.params[p].tobytes()
+    state, expected = trace.optimizer["state"], opt.state_dict()
+    assert set(state) == set(expected) and state["t"] == k
+    for key, value in expected.items():
+        assert np.array_equal(state[key], value), key
+        if isinstance(value, np.ndarray):
+            assert state[key].tobytes() == value.tobytes(), key
+    # the state buffers shown per tensor are slices of the optimizer's own
+    buffers = [b for b in expected if isinstance(expected[b], np.ndarray)]
+    for b in buffers:
+        shown = np.concatenate(
+            [trace[f"t{k}.{j}.{b}_{p}"].ravel() for j in (1, 2) for p in ("W", "b")]
+        )
+        assert shown.tobytes() == expected[b].tobytes(), b
+    # losses: before step 1 is fit's first epoch loss; net itself is untouched
+    history = net.copy().fit(
+        X,
+        y,
+        loss="cross_entropy",
+        optimizer=OPTIMIZERS[name](),
+        epochs=k,
+        batch_size=None,
+        shuffle=False,
+        verbose=0,
+    )
+    assert trace.optimizer["losses"][:k] == pytest.approx(
+        history.history["loss"], rel=1e-6
+    )
+    assert np.array_equal(net.layers[0].W, problem(dtype)[0].layers[0].W)
+
+
+# -- against torch.optim -------------------------------------------------------------------
+def torch_trajectory(net, X, y, name, k):
+    torch = pytest.importorskip("torch")
+    params = [
+        torch.tensor(layer.params[p], dtype=torch.float64, requires_grad=True)
+        for layer in net.layers
+        for p in ("W", "b")
+    ]
+    hyper = OPTIMIZERS[name]().config()
+    lr, wd = hyper["lr"], hyper.get("weight_decay", 0.0)
+    if hyper["name"] == "sgd":
+        opt = torch.optim.SGD(
+            params,
+            lr=lr,
+            momentum=hyper["momentum"],
+            nesterov=hyper["nesterov"],
+            weight_decay=wd,
+        )
+    elif hyper["name"] in ("adam", "adamw"):
+        cls = torch.optim.Adam if hyper["name"] == "adam" else torch.optim.AdamW
+        opt = cls(
+            params,
+            lr=lr,
+            betas=(hyper["beta1"], hyper["beta2"]),
+            eps=hyper["eps"],
+            weight_decay=wd,
+        )
+    else:
+        opt = torch.optim.RMSprop(
+            params,
+            lr=lr,
+            alpha=hyper["alpha"],
+            eps=hyper["eps"],
+            momentum=hyper["momentum"],
+            weight_decay=wd,
+        )
+    Xt, yt = torch.tensor(X), torch.tensor(y)
+    for _ in range(k):
+        opt.zero_grad()
+        W1, b1, W2, b2 = params
+        logits = torch.tanh(Xt @ W1.T + b1) @ W2.T + b2
+        torch.nn.functional.cross_entropy(logits, yt).backward()
+        opt.step()
+    return np.concatenate([p.detach().numpy().ravel() for p in params])
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_steps_equal_torch_optim(name):
+    k = 5
+    net, X, y = problem("float64")
+    trace = gn.explain(net, X, y, optimizer=OPTIMIZERS[name](), steps=k)
+    expected = torch_trajectory(net, X, y, name, k)
+    np.testing.assert_allclose(trace.optimizer["params"], expected, rtol=0, atol=1e-12)
+
+
+# -- against the rules written by hand, on the seed 003 network -----------------------------
+def seed_gradients(W1, b1, W2, b2):
+    """Loss and gradients of the 2-2-1 ReLU/sigmoid network on x = [1, 2], y = 1,
+    binary cross-entropy, derived by hand."""
+    x, y = np.array([1.0, 2.0]), 1.0
+    z1 = W1 @ x + b1
+    a1 = np.maximum(z1, 0)
+    z2 = W2 @ a1 + b2
+    a2 = 1 / (1 + np.exp(-z2))
+    L = float(-(y * np.log(a2) + (1 - y) * np.log(1 - a2))[0])
+    dz2 = a2 - y  # sigmoid with cross-entropy
+    dz1 = (W2.T @ dz2) * (z1 > 0)
+    return L, {
+        "1.W": np.outer(dz1, x),
+        "1.b": dz1,
+        "2.W": np.outer(dz2, a1),
+        "2.b": dz2,
+    }
+
+
+def seed_start():
+    ex = gn.worked_example
+    return {
+        "1.W": np.array(ex.W1),
+        "1.b": np.array(ex.b1),
+        "2.W": np.array(ex.W2),
+        "2.b": np.array(ex.b2),
+    }
+
+
+def hand_steps(update, k=3):
+    """k steps of ``update(t, key, theta, g, state) -> theta``; yields per step
+    (t, theta dict, state dict, loss before the step, gradients)."""
+    theta, state = seed_start(), {}
+    for t in range(1, k + 1):
+        L, grads = seed_gradients(
+            theta["1.W"], theta["1.b"], theta["2.W"], theta["2.b"]
+        )
+        theta = {key: update(t, key, theta[key], grads[key], state) for key in theta}
+        yield t, theta, dict(state), L, grads
+
+
+def check_against_hand(opt, update, buffers):
+    net, X, y = gn.worked_example.seed003_example()
+    trace = gn.explain(net, X, y, optimizer=opt, steps=3)
+    losses = []
+    for t, theta, state, L, grads in hand_steps(update):
+        losses.append(L)
+        for key in theta:
+            layer, p = key.split(".")
+            np.testing.assert_allclose(
+                trace[f"t{t}.{layer}.{p}"], theta[key], rtol=1e-12, atol=1e-15
+            )
+            g_key = f"{layer}.dL/d{p}" if t == 1 else f"t{t}.{layer}.dL/d{p}"
+            np.testing.assert_allclose(trace[g_key], grads[key], rtol=1e-12)
+            for b in buffers:
+                np.testing.assert_allclose(
+                    trace[f"t{t}.{layer}.{b}_{p}"],
+                    state[b, key],
+                    rtol=1e-12,
+                    atol=1e-18,
+                )
+    theta_3 = [theta[key] for key in ("1.W", "1.b", "2.W", "2.b")]
+    losses.append(seed_gradients(*theta_3)[0])
+    np.testing.assert_allclose(trace.optimizer["losses"], losses, rtol=1e-12)
+    assert trace.optimizer["losses"][0] == pytest.approx(0.0631807, abs=1e-7)
+    return trace
+
+
+def test_sgd_by_hand():
+    def update(t, key, theta, g, state):
+        return theta - 0.5 * g
+
+    trace = check_against_hand(gn.SGD(0.5), update, ())
+    # step 1 by eye: b2 = 0.2 - 0.5 (-0.0612262)
+    assert trace["t1.2.b"][0] == pytest.approx(0.2306131, abs=1e-7)
+
+
+def test_momentum_by_hand_and_its_textbook_form():
+    def update(t, key, theta, g, state):
+        v = 0.9 * state.get(("velocity", key), 0) + g
+        state["velocity", key] = v
+        state["u", key] = 0.9 * state.get(("u", key), 0) + 0.5 * g  # textbook u
+        return theta - 0.5 * v
+
+    trace = check_against_hand(gn.SGD(0.5, momentum=0.9), update, ("velocity", "u"))
+    for t in (1, 2, 3):  # u = lr v, and theta - u the same step
+        np.testing.assert_allclose(
+            trace[f"t{t}.2.u_W"], 0.5 * trace[f"t{t}.2.velocity_W"], rtol=1e-14
+        )
+    assert "textbook form of momentum" in trace.to_text()
+
+
+def test_nesterov_by_hand():
+    def update(t, key, theta, g, state):
+        v = 0.9 * state.get(("velocity", key), 0) + g
+        state["velocity", key] = v
+        return theta - 0.5 * (g + 0.9 * v)
+
+    check_against_hand(gn.SGD(0.5, momentum=0.9, nesterov=True), update, ("velocity",))
+
+
+def adam_update(lr, b1, b2, eps, wd=0.0, decoupled=False):
+    def update(t, key, theta, g, state):
+        if decoupled:
+            theta = theta * (1 - lr * wd)
+        elif wd:
+            g = g + wd * theta
+        m = b1 * state.get(("m", key), 0) + (1 - b1) * g
+        v = b2 * state.get(("v", key), 0) + (1 - b2) * g * g
+        m_hat, v_hat = m / (1 - b1**t), v / (1 - b2**t)
+        state["m", key], state["v", key] = m, v
+        state["m_hat", key], state["v_hat", key] = m_hat, v_hat
+        return theta - lr * m_hat / (np.sqrt(v_hat) + eps)
+
+    return update
+
+
+def test_adam_by_hand():
+    trace = check_against_hand(
+        gn.Adam(0.1), adam_update(0.1, 0.9, 0.999, 1e-8), ("m", "v", "m_hat", "v_hat")
+    )
+    # step 1: m_hat = g and v_hat = g^2, so every entry moves by lr (sign of -g)
+    np.testing.assert_allclose(trace["t1.1.W"] - trace["1.W"], 0.1, rtol=1e-6)
+
+
+def test_adam_l2_and_adamw_by_hand():
+    check_against_hand(
+        gn.Adam(0.1, weight_decay=0.2),
+        adam_update(0.1, 0.9, 0.999, 1e-8, wd=0.2),
+        ("m", "v"),
+    )
+    trace = check_against_hand(
+        gn.AdamW(0.1, beta1=0.8, beta2=0.99, weight_decay=0.2),
+        adam_update(0.1, 0.8, 0.99, 1e-8, wd=0.2, decoupled=True),
+        ("m", "v"),
+    )
+    np.testing.assert_allclose(trace["t1.2.decayed_W"], np.array([[0.7, 0.9]]) * 0.98)
+
+
+def test_rmsprop_by_hand():
+    def update(t, key, theta, g, state):
+        s = 0.9 * state.get(("square_avg", key), 0) + 0.1 * g * g
+        b = 0.5 * state.get(("momentum_buffer", key), 0) + g / (np.sqrt(s) + 1e-8)
+        state["square_avg", key], state["momentum_buffer", key] = s, b
+        return theta - 0.01 * b
+
+    check_against_hand(
+        gn.RMSprop(0.01, alpha=0.9, momentum=0.5),
+        update,
+        ("square_avg", "momentum_buffer"),
+    )
+
+
+# -- snapshots and renderings --------------------------------------------------------------
+def adam_trace():
+    net, X, y = gn.worked_example.seed003_example()
+    return gn.explain(net, X, y, optimizer=gn.Adam(0.1), steps=3)
+
+
+def test_snapshot_of_three_adam_steps_text():
+    check_snapshot("seed003_adam3.txt", adam_trace().to_text())
+
+
+def test_snapshot_of_three_adam_steps_markdown():
+    check_snapshot("seed003_adam3.md", adam_trace().to_markdown())
+
+
+def test_adam_trace_shows_equations_numbers_and_the_rearranged_form():
+    text = adam_trace().to_text()
+    assert "mW1⁽³⁾ = β1 mW1⁽²⁾ + (1 − β1) ∂L/∂W1" in text
+    assert "rearranged form θ − s m / (√v + ε c)" in text
+    assert "Losses before step 1 and after each step: 0.0631807" in text
+    html, data = adam_trace().to_html(), adam_trace().to_json()
+    assert "<math" in html and "Optimizer steps" in html
+    assert '"t3.2.m_hat_W"' in data
+
+
+def test_plain_lr_step_is_unchanged():
+    net, X, y = gn.worked_example.seed003_example()
+    trace = gn.explain(net, X, y, lr=0.1)
+    assert trace.optimizer is None and "2.W_new" in trace.quantities
+
+
+def test_the_callers_optimizer_and_net_are_left_alone():
+    net, X, y = gn.worked_example.seed003_example()
+    opt = gn.Adam(0.1)
+    gn.explain(net, X, y, optimizer=opt, steps=2)
+    assert opt.t == 0 and opt.state == {}
+    assert np.array_equal(net.layers[1].W, [[0.7, 0.9]])
+
+
+def test_optimizer_by_name_with_lr():
+    net, X, y = gn.worked_example.seed003_example()
+    by_name = gn.explain(net, X, y, optimizer="rmsprop", lr=0.01, steps=2)
+    by_object = gn.explain(net, X, y, optimizer=gn.RMSprop(0.01), steps=2)
+    assert (
+        by_name.optimizer["params"].tobytes() == by_object.optimizer["params"].tobytes()
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(optimizer=gn.Adam(0.1), lr=0.1), "set the learning rate"),
+        (dict(steps=2), "needs an optimizer"),
+        (dict(optimizer="adam", steps=0), "steps"),
+        (dict(optimizer="adam", steps=1.5), "whole number"),
+        (dict(optimizer=gn.Adam(0.1, amsgrad=True)), "amsgrad"),
+        (dict(optimizer="adam", attack="fgsm", eps=0.1), "not both"),
+    ],
+)
+def test_bad_optimizer_arguments_are_refused(kwargs, message):
+    net, X, y = gn.worked_example.seed003_example()
+    with pytest.raises(ValueError, match=message):
+        gn.explain(net, X, y, **kwargs)
+
+
+def test_optimizer_without_target_is_refused():
+    net, X, _ = gn.worked_example.seed003_example()
+    with pytest.raises(ValueError, match="needs a target"):
+        gn.explain(net, X, optimizer=gn.SGD(0.1))
+
+
+# -- the command line ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "argv, shown",
+    [
+        (["--optimizer", "adam", "--lr", "0.1", "--steps", "3"], "0.00224719"),
+        (
+            [
+                "--optimizer",
+                "sgd",
+                "--lr",
+                "0.5",
+                "--momentum",
+                "0.9",
+                "--nesterov",
+                "--steps",
+                "2",
+            ],
+            "Nesterov",
+        ),
+        (
+            [
+                "--optimizer",
+                "rmsprop",
+                "--lr",
+                "0.01",
+                "--alpha",
+                "0.9",
+                "--eps",
+                "1e-6",
+            ],
+            "alpha = 0.9, eps = 1e-06",
+        ),
+        (
+            [
+                "--optimizer",
+                "adamw",
+                "--lr",
+                "0.1",
+                "--beta1",
+                "0.8",
+                "--beta2",
+                "0.99",
+                "--weight-decay",
+                "0.2",
+                "--steps",
+                "2",
+            ],
+            "decoupled weight decay",
+        ),
+    ],
+)
+def test_cli_optimizer_options(argv, shown, capsys):
+    assert main(["explain", *argv]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # notes are wrapped
+    assert "OPTIMIZER STEPS" in out and shown in out
+
+
+def test_cli_adam_numbers_equal_the_library(capsys):
+    argv = ["explain", "--optimizer", "adam", "--lr", "0.1", "--steps", "3"]
+    assert main([*argv, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)["optimizer"]
+    trace = adam_trace()
+    assert data["config"] == gn.Adam(0.1).config() and data["steps"] == 3
+    assert data["losses"] == trace.optimizer["losses"]
+    for key in ("t3.1.W", "t3.2.b", "t3.1.m_W", "t2.2.v_hat_W", "t3.L"):
+        assert np.array_equal(data["quantities"][key], trace[key]), key
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--optimizer", "adamx"], "unknown optimizer 'adamx'"),
+        (["--optimizer", "sgd", "--beta1", "0.9"], "--beta1: not an option of sgd"),
+        (["--momentum", "0.9"], "only used with --optimizer"),
+        (["--optimizer", "adam", "--steps", "0"], "steps"),
+        (
+            ["--optimizer", "adam", "--attack", "fgsm", "--eps", "0.1"],
+            "one or the other",
+        ),
+    ],
+)
+def test_cli_bad_optimizer_option_is_one_line(argv, message, capsys):
+    assert main(["explain", *argv]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1
+    assert message in captured.err
