@@ -55,9 +55,9 @@ def save_checkpoint(
     >>> ckpt.epoch, ckpt.step
     (3, 30)
     """
-    record = history.to_dict() if isinstance(history, History) else history
+    # io takes the History itself (anything with to_dict) as its plain record
     return checkpoint_file.save_checkpoint(
-        path, net, optimizer, record, rng_state, epoch, step, metadata
+        path, net, optimizer, history, rng_state, epoch, step, metadata
     )
 
 
