@@ -40,30 +40,35 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "robustness": (
         "errors", "_fast", "validation", "nn", "optim", "data", "io", "training",
     ),
+    # verification/: bounds over input regions, specs, proofs and counterexamples
+    "verification": (
+        "errors", "_fast", "validation", "nn", "optim", "data", "io", "training",
+        "robustness",
+    ),
     # explaining/: explain, its renderers, gradcheck, the worked example
     "explaining": (
         "errors", "_fast", "validation", "nn", "optim", "data", "io", "training",
-        "robustness",
+        "robustness", "verification",
     ),
     # interop/: ONNX export, torch conversion, scikit-learn estimators
     "interop": (
         "errors", "_fast", "validation", "nn", "optim", "data", "io", "training",
-        "robustness", "explaining",
+        "robustness", "verification", "explaining",
     ),
     # plot/: matplotlib figures
     "plot": (
         "errors", "_fast", "validation", "nn", "optim", "data", "io", "training",
-        "robustness", "explaining", "interop",
+        "robustness", "verification", "explaining", "interop",
     ),
     # cli/: the command line, a thin layer over everything
     "cli": (
         "errors", "_fast", "validation", "nn", "optim", "data", "io", "training",
-        "robustness", "explaining", "interop", "plot",
+        "robustness", "verification", "explaining", "interop", "plot",
     ),
     # glassnet/__init__.py, __main__.py, _moved.py: the package's front door
     "glassnet": (
         "errors", "_fast", "validation", "nn", "optim", "data", "io", "training",
-        "robustness", "explaining", "interop", "plot", "cli",
+        "robustness", "verification", "explaining", "interop", "plot", "cli",
     ),
 }  # fmt: skip
 
