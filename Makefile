@@ -30,15 +30,17 @@ test: $(VENV)/.dev-installed browser
 	$(PY) -m pytest src tests
 
 # Headless Chromium for the explain HTML test (tests/test_explain_browser.py), which
-# runs /usr/bin/chromium directly (no chromedriver, no selenium). Installs Debian's
-# chromium package only when it is missing and we are root; never fails the build
-# (without it the browser tests skip and say why).
+# runs /usr/bin/chromium directly, and chromedriver for the playground test
+# (tests/test_playground_browser.py, Selenium). Installs Debian's chromium and
+# chromium-driver packages only when missing and we are root; never fails the build
+# (without them the browser tests skip and say why).
 browser:
-	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then \
-	  echo "installing chromium for the HTML browser test (apt-get)"; \
-	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) \
-	    >/dev/null 2>&1 \
-	  || echo "could not install chromium; the HTML browser test will be skipped"; \
+	@if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; } \
+	    && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing chromium and chromium-driver for the browser tests (apt-get)"; \
+	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium \
+	    chromium-driver) >/dev/null 2>&1 \
+	  || echo "could not install chromium; the browser tests will be skipped"; \
 	fi; true
 
 lint: $(VENV)/.dev-installed

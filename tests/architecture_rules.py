@@ -60,15 +60,21 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "errors", "_fast", "validation", "nn", "optim", "data", "io", "training",
         "robustness", "verification", "explaining", "interop",
     ),
+    # playground/: the live page, its server and training session
+    "playground": (
+        "errors", "_fast", "validation", "nn", "optim", "data", "io", "training",
+        "robustness", "verification", "explaining", "interop", "plot",
+    ),
     # cli/: the command line, a thin layer over everything
     "cli": (
         "errors", "_fast", "validation", "nn", "optim", "data", "io", "training",
-        "robustness", "verification", "explaining", "interop", "plot",
+        "robustness", "verification", "explaining", "interop", "plot", "playground",
     ),
     # glassnet/__init__.py, __main__.py, _moved.py: the package's front door
     "glassnet": (
         "errors", "_fast", "validation", "nn", "optim", "data", "io", "training",
-        "robustness", "verification", "explaining", "interop", "plot", "cli",
+        "robustness", "verification", "explaining", "interop", "plot", "playground",
+        "cli",
     ),
 }  # fmt: skip
 

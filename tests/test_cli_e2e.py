@@ -83,7 +83,7 @@ def test_train_info_predict_evaluate_export_attack_on_a_csv(tmp_path, capsys):
     # -- train, with checkpoints every 2 epochs --------------------------------------------
     code, out, err = cli(
         [*train, "--epochs", "12", "--checkpoint-dir", ckpt, "--every", "2",
-         "--out", model],
+         "--keep", "0", "--out", model],
         capsys,
     )  # fmt: skip
     assert code == 0, err
@@ -104,9 +104,10 @@ def test_train_info_predict_evaluate_export_attack_on_a_csv(tmp_path, capsys):
     ckpt2 = tmp_path / "ckpt2"
     resumed = tmp_path / "resumed.safetensors"
     assert cli([*train, "--epochs", "5", "--checkpoint-dir", ckpt2, "--quiet",
-                "--out", tmp_path / "part.safetensors"], capsys)[0] == 0  # fmt: skip
+                "--keep", "0", "--out", tmp_path / "part.safetensors"], capsys)[0] == 0  # fmt: skip
     code, out, err = cli(
-        [*train, "--epochs", "12", "--checkpoint-dir", ckpt2, "--resume", "--out", resumed],
+        [*train, "--epochs", "12", "--checkpoint-dir", ckpt2, "--resume", "--keep", "0",
+         "--out", resumed],
         capsys,
     )  # fmt: skip
     assert code == 0, err

@@ -121,16 +121,20 @@ def test_seed_comparison_in_every_rendering_with_the_missed_slips(fmt, capsys):
     assert main(["explain", "--format", fmt]) == 0
     out = " ".join(capsys.readouterr().out.split())  # the text wraps its lines
     assert "Compared with the seed 003 text" in out
-    assert "dL/dz2 = -0.062 (it is -0.0612262)" in out
-    assert "dL/dW2 = [-0.0806, -0.1116] is written as a column" in out
-    assert "the row [-0.079594, -0.110207]" in out
-    assert "dL/dz2 = -0.039936 instead of -0.0612262" in out
+    assert "∂L/∂z2 = −0.062 (it is −0.0612262)" in out
+    assert "∂L/∂W2 = [−0.0806, −0.1116] is written as a column" in out
+    assert "the row [−0.079594, −0.110207]" in out
+    assert "∂L/∂z2 = −0.039936 instead of −0.0612262" in out
     # the corrected numbers are the walk's own
     net, X, y = gn.worked_example.seed003_example()
     trace = gn.explain(net, X, y)
     fmt6 = Format(6)
-    assert fmt6.number(trace["2.dL/dz"][0, 0]) == "-0.0612262"
-    assert [fmt6.number(v) for v in trace["2.dL/dW"][0]] == ["-0.079594", "-0.110207"]
+
+    def ascii6(value):  # the seed text's notation: an ASCII minus
+        return fmt6.number(value).replace("\u2212", "-")
+
+    assert ascii6(trace["2.dL/dz"][0, 0]) == "-0.0612262"
+    assert [ascii6(v) for v in trace["2.dL/dW"][0]] == ["-0.079594", "-0.110207"]
     assert trace["2.dL/dW"].shape == (1, 2)  # a row, the shape of W2
     # the seed's slip: -0.062 x a1 = [-0.0806, -0.1116]
     assert np.allclose(-0.062 * trace["1.a"][0], [-0.0806, -0.1116])
@@ -144,6 +148,17 @@ def test_seed_comparison_only_on_the_seed_walk(capsys):
 
 
 # -- the predicted class is stated ------------------------------------------------------
+def test_saturated_output_is_explained_without_false_arithmetic(capsys):
+    # z2 = 187.86: a2 rounds to exactly 1 in float64, so a2 (1 − a2) = 0
+    assert main(["explain", "--input", "100,200", "--target", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "1e+12" not in out  # the floor of a (1 − a) is never shown as a value
+    assert "1e+12 × 0" not in out and "= 1 − 0\n     = 1\n" in out  # δ2 = a2 − y
+    # the loss with the numbers of its stable form, not log(1 − 1)
+    assert "log(1 − 1)" not in out and "log(1 + e^(−|187.86|))" in out
+    assert "\n    = 187.86\n" in out
+
+
 def test_predicted_class_of_a_softmax_output_is_stated():
     net = gn.Sequential(gn.Dense(3, 4, "tanh"), gn.Dense(4, 3, "softmax"), seed=5)
     X = np.array([[0.5, 1.0, -1.0], [2.0, -1.0, 0.0]])

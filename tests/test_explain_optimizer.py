@@ -11,6 +11,7 @@ ones ``test_adam_by_hand`` checks.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,6 +28,13 @@ OPTIMIZERS = {
     "adamw": lambda: gn.AdamW(0.05, weight_decay=0.1),
     "rmsprop": lambda: gn.RMSprop(0.01),
     "rmsprop_momentum": lambda: gn.RMSprop(0.01, momentum=0.5, weight_decay=0.01),
+    "sgd_clip": lambda: gn.SGD(0.1, momentum=0.9, clip_norm=0.3),
+    "adam_amsgrad": lambda: gn.Adam(0.05, beta2=0.6, amsgrad=True, clip_norm=0.5),
+    "adamw_amsgrad": lambda: gn.AdamW(0.05, weight_decay=0.1, amsgrad=True),
+    "rmsprop_centered": lambda: gn.RMSprop(
+        0.01, centered=True, momentum=0.5, weight_decay=0.01
+    ),
+    "rmsprop_centered_clip": lambda: gn.RMSprop(0.01, centered=True, clip_norm=0.2),
 }
 
 
@@ -121,6 +129,7 @@ def torch_trajectory(net, X, y, name, k):
             betas=(hyper["beta1"], hyper["beta2"]),
             eps=hyper["eps"],
             weight_decay=wd,
+            amsgrad=hyper["amsgrad"],
         )
     else:
         opt = torch.optim.RMSprop(
@@ -130,6 +139,7 @@ def torch_trajectory(net, X, y, name, k):
             eps=hyper["eps"],
             momentum=hyper["momentum"],
             weight_decay=wd,
+            centered=hyper["centered"],
         )
     Xt, yt = torch.tensor(X), torch.tensor(y)
     for _ in range(k):
@@ -137,6 +147,8 @@ def torch_trajectory(net, X, y, name, k):
         W1, b1, W2, b2 = params
         logits = torch.tanh(Xt @ W1.T + b1) @ W2.T + b2
         torch.nn.functional.cross_entropy(logits, yt).backward()
+        if "clip_norm" in hyper:
+            torch.nn.utils.clip_grad_norm_(params, hyper["clip_norm"])
         opt.step()
     return np.concatenate([p.detach().numpy().ravel() for p in params])
 
@@ -180,15 +192,24 @@ def seed_start():
     }
 
 
-def hand_steps(update, k=3):
+def hand_steps(update, k=3, clip_norm=None):
     """k steps of ``update(t, key, theta, g, state) -> theta``; yields per step
-    (t, theta dict, state dict, loss before the step, gradients)."""
+    (t, theta dict, state dict, loss before the step, gradients). With ``clip_norm``
+    the update sees the gradients scaled to that global norm (kept in state)."""
     theta, state = seed_start(), {}
     for t in range(1, k + 1):
         L, grads = seed_gradients(
             theta["1.W"], theta["1.b"], theta["2.W"], theta["2.b"]
         )
-        theta = {key: update(t, key, theta[key], grads[key], state) for key in theta}
+        used = grads
+        if clip_norm is not None:
+            norm = np.sqrt(sum(float(np.sum(g * g)) for g in grads.values()))
+            r = min(1.0, clip_norm / (norm + 1e-6))
+            used = {key: r * g for key, g in grads.items()}
+            state["norm"], state["r"] = norm, r
+            for key, g in used.items():
+                state["clipped", key] = g
+        theta = {key: update(t, key, theta[key], used[key], state) for key in theta}
         yield t, theta, dict(state), L, grads
 
 
@@ -196,7 +217,7 @@ def check_against_hand(opt, update, buffers):
     net, X, y = gn.worked_example.seed003_example()
     trace = gn.explain(net, X, y, optimizer=opt, steps=3)
     losses = []
-    for t, theta, state, L, grads in hand_steps(update):
+    for t, theta, state, L, grads in hand_steps(update, clip_norm=opt.clip_norm):
         losses.append(L)
         for key in theta:
             layer, p = key.split(".")
@@ -304,6 +325,101 @@ def test_rmsprop_by_hand():
     )
 
 
+def test_amsgrad_by_hand():
+    # beta2 = 0.6 lets v fall as the gradients shrink, so the maximum matters
+    def update(t, key, theta, g, state):
+        m = 0.9 * state.get(("m", key), 0) + 0.1 * g
+        v = 0.6 * state.get(("v", key), 0) + 0.4 * g * g
+        v_max = np.maximum(state.get(("v_max", key), 0), v)
+        state["m", key], state["v", key], state["v_max", key] = m, v, v_max
+        m_hat, v_hat = m / (1 - 0.9**t), v_max / (1 - 0.6**t)
+        state["m_hat", key], state["v_hat", key] = m_hat, v_hat
+        return theta - 0.1 * m_hat / (np.sqrt(v_hat) + 1e-8)
+
+    opt = gn.Adam(0.1, beta2=0.6, amsgrad=True)
+    trace = check_against_hand(opt, update, ("m", "v", "v_max", "v_hat"))
+    assert np.any(trace["t3.2.v_max_W"] > trace["t3.2.v_W"])  # the max took over
+    net, X, y = gn.worked_example.seed003_example()
+    plain = gn.explain(net, X, y, optimizer=gn.Adam(0.1, beta2=0.6), steps=3)
+    assert not np.array_equal(plain["t3.1.W"], trace["t3.1.W"])
+    assert "vW2,max⁽³⁾ = max(vW2,max⁽²⁾, vW2⁽³⁾)" in trace.to_text()
+
+
+def test_centered_rmsprop_by_hand():
+    def update(t, key, theta, g, state):
+        s = 0.9 * state.get(("square_avg", key), 0) + 0.1 * g * g
+        avg = 0.9 * state.get(("grad_avg", key), 0) + 0.1 * g
+        centered = s - avg * avg
+        b = 0.5 * state.get(("momentum_buffer", key), 0) + g / (
+            np.sqrt(centered) + 1e-8
+        )
+        state["square_avg", key], state["grad_avg", key] = s, avg
+        state["centered", key], state["momentum_buffer", key] = centered, b
+        return theta - 0.01 * b
+
+    trace = check_against_hand(
+        gn.RMSprop(0.01, alpha=0.9, momentum=0.5, centered=True),
+        update,
+        ("square_avg", "grad_avg", "centered", "momentum_buffer"),
+    )
+    # one sample at step 1: s - avg^2 = alpha (1 - alpha) g^2, by hand
+    np.testing.assert_allclose(
+        trace["t1.2.centered_b"], 0.9 * 0.1 * trace["2.dL/db"] ** 2, rtol=1e-12
+    )
+    assert "gW1,avg⁽²⁾ = α gW1,avg⁽¹⁾ + (1 − α) ∂L/∂W1" in trace.to_text()
+
+
+@pytest.mark.parametrize("clip_norm", [0.1, 10.0])
+def test_clip_norm_by_hand(clip_norm):
+    def update(t, key, theta, g, state):
+        v = 0.9 * state.get(("velocity", key), 0) + g
+        state["velocity", key] = v
+        return theta - 0.5 * v
+
+    opt = gn.SGD(0.5, momentum=0.9, clip_norm=clip_norm)
+    trace = check_against_hand(opt, update, ("velocity",))
+    for t, _, state, _, grads in hand_steps(update, clip_norm=clip_norm):
+        assert trace[f"t{t}.grad_norm"] == pytest.approx(state["norm"], rel=1e-12)
+        for key, g in grads.items():  # the terms under the root, tensor by tensor
+            layer, p = key.split(".")
+            assert trace[f"t{t}.{layer}.sq_norm_{p}"] == pytest.approx(
+                float(np.sum(g * g)), rel=1e-12
+            )
+        assert trace[f"t{t}.clip_scale"] == pytest.approx(state["r"], rel=1e-12)
+        for key in ("1.W", "1.b", "2.W", "2.b"):
+            layer, p = key.split(".")
+            np.testing.assert_allclose(
+                trace[f"t{t}.{layer}.clipped_{p}"], state["clipped", key], rtol=1e-12
+            )
+    # step 1's norm from the seed network's gradients: W1, b1, W2, b2 written out
+    g = [-0.0428583, -0.0857166, -0.0551035, -0.110207]
+    g += [-0.0428583, -0.0551035, -0.079594, -0.110207, -0.0612262]
+    expected = np.sqrt(np.sum(np.square(g)))
+    assert float(trace["t1.grad_norm"]) == pytest.approx(expected, rel=1e-5)
+    text = " ".join(trace.to_text().split())
+    if clip_norm < expected:
+        assert "‖g‖ is above c" in text and float(trace["t1.clip_scale"]) < 1
+    else:
+        assert "r = 1, the gradient is used as it is" in text
+        assert float(trace["t1.clip_scale"]) == 1.0
+
+
+def test_clipping_acts_in_the_fit_and_torch_cases():
+    # the clip_norm cases above compare against fit and torch with clipping at work
+    for name in ("sgd_clip", "adam_amsgrad", "rmsprop_centered_clip"):
+        net, X, y = problem("float64")
+        trace = gn.explain(net, X, y, optimizer=OPTIMIZERS[name](), steps=4)
+        assert float(trace["t1.clip_scale"]) < 1, name
+
+
+def test_dropout_is_refused_with_the_reason():
+    net = gn.Sequential(
+        gn.Dense(2, 3, "relu"), gn.Dropout(0.5), gn.Dense(3, 1, "sigmoid"), seed=1
+    )
+    with pytest.raises(ValueError, match="random mask at every step.*remove the Drop"):
+        gn.explain(net, [[1.0, 2.0]], [1.0], optimizer=gn.SGD(0.1))
+
+
 # -- snapshots and renderings --------------------------------------------------------------
 def adam_trace():
     net, X, y = gn.worked_example.seed003_example()
@@ -358,7 +474,6 @@ def test_optimizer_by_name_with_lr():
         (dict(steps=2), "needs an optimizer"),
         (dict(optimizer="adam", steps=0), "steps"),
         (dict(optimizer="adam", steps=1.5), "whole number"),
-        (dict(optimizer=gn.Adam(0.1, amsgrad=True)), "amsgrad"),
         (dict(optimizer="adam", attack="fgsm", eps=0.1), "not both"),
     ],
 )
@@ -404,7 +519,7 @@ def test_optimizer_without_target_is_refused():
                 "--eps",
                 "1e-6",
             ],
-            "alpha = 0.9, eps = 1e-06",
+            "alpha = 0.9, eps = 1e−06",
         ),
         (
             [
@@ -423,12 +538,28 @@ def test_optimizer_without_target_is_refused():
             ],
             "decoupled weight decay",
         ),
+        (["--optimizer", "adam", "--amsgrad", "--steps", "2"], "amsgrad = true"),
+        (["--optimizer", "rmsprop", "--centered"], "centered mean square"),
+        (["--optimizer", "sgd", "--clip-norm", "0.1"], "the clipping factor"),
     ],
 )
 def test_cli_optimizer_options(argv, shown, capsys):
     assert main(["explain", *argv]) == 0
     out = " ".join(capsys.readouterr().out.split())  # notes are wrapped
     assert "OPTIMIZER STEPS" in out and shown in out
+
+
+def test_cli_clip_amsgrad_numbers_equal_the_library(capsys):
+    argv = ["explain", "--optimizer", "adam", "--lr", "0.1", "--beta2", "0.6"]
+    argv += ["--amsgrad", "--clip-norm", "0.1", "--steps", "3", "--format", "json"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)["optimizer"]
+    net, X, y = gn.worked_example.seed003_example()
+    opt = gn.Adam(0.1, beta2=0.6, amsgrad=True, clip_norm=0.1)
+    net.fit(X, y, optimizer=opt, epochs=3, batch_size=None, shuffle=False, verbose=0)
+    assert np.array_equal(data["quantities"]["t3.2.W"], net.layers[1].W)
+    v_max = np.ravel(data["quantities"]["t3.2.v_max_W"])
+    assert np.array_equal(v_max, opt.state["v_max"][6:8])
 
 
 def test_cli_adam_numbers_equal_the_library(capsys):
@@ -445,8 +576,11 @@ def test_cli_adam_numbers_equal_the_library(capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--optimizer", "adamx"], "unknown optimizer 'adamx'"),
         (["--optimizer", "sgd", "--beta1", "0.9"], "--beta1: not an option of sgd"),
+        (["--optimizer", "sgd", "--amsgrad"], "--amsgrad: not an option of sgd"),
+        (["--optimizer", "adam", "--centered"], "--centered: not an option of adam"),
+        (["--clip-norm", "1"], "only used with --optimizer"),
+        (["--optimizer", "sgd", "--clip-norm", "-1"], "clip_norm"),
         (["--momentum", "0.9"], "only used with --optimizer"),
         (["--optimizer", "adam", "--steps", "0"], "steps"),
         (
@@ -461,3 +595,23 @@ def test_cli_bad_optimizer_option_is_one_line(argv, message, capsys):
     assert captured.out == ""
     assert len(captured.err.strip().splitlines()) == 1
     assert message in captured.err
+
+
+def test_cli_unknown_optimizer_is_a_usage_error(capsys):
+    assert main(["explain", "--optimizer", "adamx"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
+    assert "invalid choice: 'adamx'" in captured.err and "'rmsprop'" in captured.err
+
+
+def test_docs_option_commands_run(capsys):
+    page = Path(__file__).parent.parent / "docs" / "explain.md"
+    section = page.read_text(encoding="utf-8").split("**amsgrad, centered RMSprop")[1]
+    block = section.split("```\n", 2)[1]
+    commands = [line.split()[2:] for line in block.splitlines()]
+    assert len(commands) == 2
+    for argv in commands:
+        assert main(["explain", *argv]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "amsgrad = true" in out and "centered mean square" in out
+    assert "the clipping factor" in out

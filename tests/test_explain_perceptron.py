@@ -15,6 +15,7 @@ import re
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import glassnet as gn
@@ -65,7 +66,7 @@ def hand_rule(X, y, lr, max_epochs, w0, b0):
 
 def fmt(value: float) -> str:
     text = f"{value:.6g}"
-    return "0" if text in ("0", "-0") else text
+    return "0" if text in ("0", "-0") else text.replace("-", "−")  # the math's minus
 
 
 @pytest.mark.parametrize(("name", "epochs"), [("AND", 6), ("OR", 4), ("NAND", 6)])
@@ -100,7 +101,7 @@ def test_xor_cycle_is_detected_as_perceptron_fit_detects_it():
     text = trace.to_text(width=200)
     assert "Cycle detected" in text
     assert (
-        "After epoch 3, w = (-1, 0), b = 0: the same as at the end of epoch 2." in text
+        "After epoch 3, w = (−1, 0), b = 0: the same as at the end of epoch 2." in text
     )
     assert "so epoch 3 repeats forever" in text
 
@@ -242,6 +243,7 @@ def test_cli_walks_each_gate(name, capsys):
     [
         (["--perceptron", "XAND"], "gate must be one of AND, OR, NAND, XOR"),
         (["--perceptron", "AND", "--input", "1,2"], "not used with --perceptron"),
+        (["--perceptron", "AND", "--optimizer", "adam"], "--optimizer: not used"),
         (["--perceptron", "AND", "--lr", "-1"], "lr must be"),
         (["--epochs", "3"], "--epochs goes with --perceptron"),
     ],
@@ -276,7 +278,118 @@ def test_docs_perceptron_commands_run_and_say_what_they_print(
         assert main(["explain", *argv]) == 0
     assert (tmp_path / "or.html").exists()
     out = capsys.readouterr().out
-    assert "Epoch 6 made no mistakes" in out and "w = (2, 1), b = -3" in out
-    assert "After epoch 3, w = (-1, 0), b = 0: the same as at the end of epoch" in (
+    assert "Epoch 6 made no mistakes" in out and "w = (2, 1), b = −3" in out
+    assert "After epoch 3, w = (−1, 0), b = 0: the same as at the end of epoch" in (
         " ".join(out.split())
     )
+
+
+# -- on a data file -------------------------------------------------------------------------
+def write_csv(path, X, labels, header=("a", "b", "label")):
+    lines = [",".join(header)]
+    lines += [
+        f"{a!r},{b!r},{label}" for (a, b), label in zip(X.tolist(), labels, strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def points(seed=0, n=24):
+    return np.random.default_rng(seed).uniform(-1, 1, size=(n, 2))
+
+
+def test_cli_csv_separable_converges_to_perceptron_fit_bitwise(tmp_path, capsys):
+    X = points()
+    side = X[:, 0] + 2 * X[:, 1] - 0.3 > 0  # a line: linearly separable
+    path = write_csv(tmp_path / "sep.csv", X, np.where(side, "yes", "no"))
+    argv = ["explain", "--perceptron", path, "--target", "label", "--lr", "0.5"]
+    assert main([*argv, "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    y = side.astype(float)  # classes sorted: "no" -> 0, "yes" -> 1
+    p = fit_perceptron(X, y, lr=0.5)
+    assert p.converged_ and doc["converged"] and doc["separable"]
+    assert np.array(doc["w"]).tobytes() == p.w.tobytes() and doc["b"] == p.b
+    assert doc["X"] == X.tolist() and doc["y"] == y.tolist()
+    assert len(doc["epochs"]) == p.n_epochs_
+    assert main(argv) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "target 'label': 'no' → 0, 'yes' → 1" in text
+    assert f"Epoch {p.n_epochs_} made no mistakes" in text
+
+
+def test_cli_csv_not_separable_cycles_or_states_the_limit(tmp_path, capsys):
+    X = points(1)
+    same = X[:, 0] * X[:, 1] > 0  # XOR of the signs: no line separates it
+    path = write_csv(tmp_path / "xor.csv", X, np.where(same, 1, 0))
+    argv = ["explain", "--perceptron", path, "--target", "label", "--epochs", "15"]
+    assert main([*argv, "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    p = fit_perceptron(X, same.astype(float), max_epochs=15)
+    assert not doc["converged"] and not p.converged_
+    assert np.array(doc["w"]).tobytes() == p.w.tobytes() and doc["b"] == p.b
+    assert doc["mistakes_per_epoch"] == p.mistakes_per_epoch_
+    assert min(doc["mistakes_per_epoch"]) > 0
+    assert main(argv) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Stopped after 15 epochs" in text or "Cycle detected" in text
+    assert "target 'label': 0 → 0, 1 → 1" in text
+
+
+def test_cli_csv_features_choose_columns(tmp_path, capsys):
+    X = points(2)
+    path = tmp_path / "three.csv"
+    noise = np.random.default_rng(5).normal(size=len(X))
+    rows = [
+        f"{a!r},{b!r},{c!r},{int(a > 0.1)}"
+        for (a, b), c in zip(X.tolist(), noise.tolist(), strict=True)
+    ]
+    path.write_text("a,b,c,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    argv = ["explain", "--perceptron", str(path), "--target", "label"]
+    assert main([*argv, "--features", "a", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    p = fit_perceptron(X[:, :1], (X[:, 0] > 0.1).astype(float))
+    assert np.array(doc["w"]).tobytes() == p.w.tobytes() and doc["b"] == p.b
+
+
+@pytest.mark.parametrize(
+    ("labels", "extra", "message"),
+    [
+        (["a", "b", "c"] * 8, [], "holds 3 distinct values ('a', 'b', 'c')"),
+        (["a"] * 24, [], "holds 1 distinct value ('a')"),
+        (["0", "1"] * 12, ["--target", "nope"], "no target column 'nope'"),
+        (["0", "1"] * 12, ["--input", "1,2"], "--input: not used with --perceptron"),
+        (["0", "1"] * 12, ["--features", "a,zz"], "no feature column 'zz'"),
+    ],
+)
+def test_cli_csv_errors_are_one_line(tmp_path, labels, extra, message, capsys):
+    path = write_csv(tmp_path / "d.csv", points(), labels)
+    argv = ["explain", "--perceptron", path]
+    argv += extra if "--target" in extra else ["--target", "label", *extra]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_cli_csv_needs_target_and_features_need_a_file(tmp_path, capsys):
+    path = write_csv(tmp_path / "d.csv", points(), ["0", "1"] * 12)
+    assert main(["explain", "--perceptron", path]) == 1
+    assert "needs --target COLUMN" in capsys.readouterr().err
+    assert main(["explain", "--perceptron", "AND", "--features", "a"]) == 1
+    assert "--features: not used with --perceptron" in capsys.readouterr().err
+    assert main(["explain", "--features", "a"]) == 1
+    assert "--features goes with --perceptron FILE" in capsys.readouterr().err
+
+
+def test_docs_csv_commands_run(tmp_path, monkeypatch, capsys):
+    page = Path(__file__).parent.parent / "docs" / "explain.md"
+    section = page.read_text(encoding="utf-8").split("### On a data file")[1]
+    block = section.split("```\n", 2)[1]
+    commands = [line.split()[2:] for line in block.splitlines()]
+    assert len(commands) == 2
+    X = points(3)
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "points.csv", X, np.where(X[:, 0] > X[:, 1], "yes", "no"))
+    for argv in commands:
+        assert main(["explain", *argv]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "target 'label': 'no' → 0, 'yes' → 1" in out and "made no mistakes" in out

@@ -57,7 +57,7 @@ def test_text_shows_equation_then_numbers_then_result():
         "       ⎣1.8⎦\n"
     ) in text
     assert "  δ2 = ∂L/∂z2 = ∂L/∂a2 · ∂a2/∂z2 = a2 − y\n" in text
-    assert "     = -1.06522 × 0.0574775 = 0.938774 − 1\n     = -0.0612262\n" in text
+    assert "     = −1.06522 × 0.0574775 = 0.938774 − 1\n     = −0.0612262\n" in text
 
 
 def test_text_fits_a_terminal_and_shortens_large_layers():
@@ -149,9 +149,9 @@ def test_cli_without_arguments_walks_seed_003(capsys):
     # the footer's corrected numbers are the ones the walk computed
     footer = out[len(seed_trace(lr=None).to_text()) :]
     walk = out[: -len(footer)]
-    for number in ("0.938774", "0.0631807", "-1.06522", "0.0574775", "-0.0612262",
-                   "-0.0428583", "-0.0551035", "-0.0857166", "-0.110207"):  # fmt: skip
-        assert number in footer and number in walk
+    for number in ("0.938774", "0.0631807", "−1.06522", "0.0574775", "−0.0612262",
+                   "−0.0428583", "−0.0551035", "−0.0857166", "−0.110207"):  # fmt: skip
+        assert number in footer and number in walk  # math: U+2212 in both
 
 
 def test_docs_show_what_glassnet_explain_prints(capsys):

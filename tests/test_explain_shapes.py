@@ -105,12 +105,12 @@ def test_summaries_give_norm_min_max_once_per_matrix(mnist_sized):
     line = (
         f"Summary: ‖W1‖ = {np.linalg.norm(W1):.6g}, min {W1.min():.6g}, "
         f"max {W1.max():.6g}"
-    )
+    ).replace("-", "−")  # the rendered minus sign, U+2212
     dW1 = trace["1.dL/dW"]
     grad = (
         f"Summary: ‖∂L/∂W1‖ = {np.linalg.norm(dW1):.6g}, min {dW1.min():.6g}, "
         f"max {dW1.max():.6g}"
-    )
+    ).replace("-", "−")
     for page in (
         trace.to_text(summaries=True),
         trace.to_markdown(summaries=True),

@@ -202,3 +202,184 @@ def test_atomic_write_respects_umask_like_open(tmp_path):
     reference = tmp_path / "b.bin"
     reference.write_bytes(b"x")
     assert (target.stat().st_mode & 0o777) == (reference.stat().st_mode & 0o777)
+
+
+# -- what the target is: devices, FIFOs, links, permissions ---------------------------
+def _same(a, b) -> bool:
+    return a.flat_params.tobytes() == b.flat_params.tobytes()
+
+
+def test_fifo_target_is_written_through_and_stays_a_fifo(tmp_path):
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    atomic.atomic_write(fifo, b"through the pipe")
+    reader.join(timeout=30)
+    assert received == [b"through the pipe"]
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert os.listdir(tmp_path) == ["pipe"]
+
+
+def test_character_device_is_written_in_place_never_renamed(tmp_path, monkeypatch):
+    """A file the writer is told is a character device (as /dev/null is) is opened
+    and written like a shell's >, never replaced: same inode, no rename."""
+    import stat
+
+    device = tmp_path / "device"
+    device.write_bytes(b"old contents")
+    inode = os.stat(device).st_ino
+    real_stat = os.stat
+
+    def stat_as_device(path, *args, **kwargs):
+        result = real_stat(path, *args, **kwargs)
+        if os.fspath(path) == str(device):
+            fields = list(result)
+            fields[0] = stat.S_IFCHR | 0o666
+            return os.stat_result(fields)
+        return result
+
+    def no_rename(*args):
+        raise AssertionError("a device must never be renamed over")
+
+    monkeypatch.setattr(atomic.os, "stat", stat_as_device)
+    monkeypatch.setattr(atomic.os, "replace", no_rename)
+    assert atomic.writes_through(device)
+    atomic.atomic_write(device, b"new")
+    monkeypatch.undo()
+    assert device.read_bytes() == b"new" and os.stat(device).st_ino == inode
+    assert os.listdir(tmp_path) == ["device"]
+
+
+def test_symlink_target_is_replaced_atomically_and_the_link_stays(tmp_path):
+    real_folder, link_folder = tmp_path / "real", tmp_path / "links"
+    real_folder.mkdir()
+    link_folder.mkdir()
+    real = real_folder / "model.safetensors"
+    gn.save(_net(0), real)
+    link = link_folder / "current.safetensors"
+    link.symlink_to(real)
+    gn.save(_net(1), link)
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert _same(gn.load(real), _net(1))
+    assert os.listdir(real_folder) == ["model.safetensors"]  # no temp file left
+    assert os.listdir(link_folder) == ["current.safetensors"]
+    dangling = link_folder / "next.safetensors"
+    dangling.symlink_to(real_folder / "new.safetensors")
+    gn.save(_net(2), dangling)
+    assert dangling.is_symlink()
+    assert _same(gn.load(real_folder / "new.safetensors"), _net(2))
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o755])
+def test_replacing_a_file_keeps_its_permission_bits(tmp_path, mode):
+    path = tmp_path / "secret.safetensors"
+    gn.save(_net(0), path)
+    os.chmod(path, mode)
+    gn.save(_net(1), path)
+    assert (os.stat(path).st_mode & 0o7777) == mode
+    assert _same(gn.load(path), _net(1))
+
+
+def test_folder_block_device_or_socket_target_is_a_clear_error(tmp_path):
+    import socket
+
+    with pytest.raises(IsADirectoryError, match="it is a folder"):
+        atomic.atomic_write(tmp_path, b"x")
+    sock_path = tmp_path / "s.sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(sock_path))
+    try:
+        with pytest.raises(OSError, match="not a regular file"):
+            atomic.atomic_write(sock_path, b"x")
+    finally:
+        server.close()
+    assert sorted(os.listdir(tmp_path)) == ["s.sock"]
+
+
+def test_dash_writes_to_standard_output(capsysbinary):
+    atomic.atomic_write("-", b"a,b\n1,2\n")
+    assert capsysbinary.readouterr().out == b"a,b\n1,2\n"
+
+
+def test_check_writable_names_what_is_wrong_before_anything_is_written(
+    tmp_path, monkeypatch
+):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        atomic.check_writable(tmp_path / "missing" / "m.safetensors", "--out")
+    with pytest.raises(IsADirectoryError, match="--out .* it is a folder"):
+        atomic.check_writable(tmp_path, "--out")
+    real_access = os.access
+    monkeypatch.setattr(
+        atomic.os,
+        "access",
+        lambda p, m: False if str(p) == str(tmp_path) else real_access(p, m),
+    )
+    with pytest.raises(PermissionError, match="is not writable"):
+        atomic.check_writable(tmp_path / "m.safetensors", "--out")
+    monkeypatch.undo()
+    atomic.check_writable(tmp_path / "m.safetensors", "--out")
+    atomic.check_writable("-")
+    assert os.listdir(tmp_path) == []
+
+
+def test_create_exclusive_never_replaces_an_existing_file(tmp_path):
+    path = tmp_path / "lock"
+    atomic.create_exclusive(path, b"first")
+    with pytest.raises(FileExistsError):
+        atomic.create_exclusive(path, b"second")
+    assert path.read_bytes() == b"first" and os.listdir(tmp_path) == ["lock"]
+
+
+def test_predict_out_dev_null_and_dev_stdout_leave_the_devices_alone(tmp_path):
+    """Renaming over the target made predict --out /dev/null (as root) replace
+    /dev/null by a regular file. Run in a child that first checks the writer treats
+    /dev/null as a device (so this test can never harm the machine), then /dev/null is
+    checked."""
+    import stat
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "d.npz"
+    np.savez(data, X=rng.normal(size=(20, 4)), y=np.arange(20) % 2)
+    model = tmp_path / "m.safetensors"
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from glassnet.io.atomic import writes_through
+        from glassnet.cli import main
+        if not (writes_through("/dev/null") and writes_through("/dev/stdout")):
+            sys.exit(99)
+        code = main(["train", {str(data)!r}, "--target", "y", "--epochs", "1",
+                     "--quiet", "--out", {str(model)!r}])
+        code = code or main(["predict", {str(model)!r}, {str(data)!r},
+                             "--out", "/dev/null", "--quiet"])
+        code = code or main(["predict", {str(model)!r}, {str(data)!r},
+                             "--out", "/dev/stdout", "--quiet"])
+        sys.exit(code)
+        """
+    )
+    before = os.stat("/dev/null")
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, timeout=120
+    )
+    after = os.stat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev
+    assert result.returncode == 0, result.stderr.decode()
+    lines = result.stdout.decode().splitlines()
+    assert lines[0].startswith("model written to")  # train's line; /dev/null got none
+    assert lines[1] == "prediction" and len(lines) == 1 + 21
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only root can chown"
+)
+def test_replacing_a_file_keeps_its_owner(tmp_path):
+    path = tmp_path / "theirs.safetensors"
+    gn.save(_net(0), path)
+    os.chown(path, 1234, 2345)
+    gn.save(_net(1), path)
+    assert (os.stat(path).st_uid, os.stat(path).st_gid) == (1234, 2345)

@@ -15,6 +15,7 @@ from ._fast.threads import get_num_threads, set_num_threads  # BLAS threads per 
 from ._version import __version__
 from .data import datasets
 from .errors import (
+    ConcurrentUseError,
     DivergenceError,
     GlassnetError,
     InputError,
@@ -25,10 +26,12 @@ from .errors import (
 from .explaining import (
     explain,  # gn.explain: the math of a network, step by step
     explain_perceptron,  # the perceptron learning rule, epoch by epoch
+    explain_verification,  # the bounds behind a verification, step by step
     worked_example,
 )
 from .explaining.gradcheck import GradcheckReport, gradcheck
 from .interop import export_onnx, from_torch, to_torch  # onnx/torch imported on call
+from .interop.onnx_import import from_onnx  # feed-forward ONNX models
 from .io import ModelFormatError, load, save
 from .nn.activations import (
     ACTIVATIONS,
@@ -87,10 +90,22 @@ from .training import (
     metrics,
 )
 from .training.checkpoint import load_checkpoint, save_checkpoint
+from .verification import (
+    Box,
+    LinearConstraints,
+    Property,
+    VerificationResult,
+    certified_accuracy,
+    linf_ball,
+    pgd_accuracy,
+    verify,
+    verify_robust,
+)
 
 __all__ = [
     "explain",
     "explain_perceptron",
+    "explain_verification",
     "plot",
     "sklearn",
     "tabular",
@@ -126,6 +141,7 @@ __all__ = [
     "BinaryCrossEntropyLoss",
     "CrossEntropyLoss",
     "Dense",
+    "ConcurrentUseError",
     "DivergenceError",
     "GlassnetError",
     "InputError",
@@ -161,6 +177,7 @@ __all__ = [
     "save",
     "save_checkpoint",
     "export_onnx",
+    "from_onnx",
     "from_torch",
     "to_torch",
     "attacks",
@@ -172,6 +189,15 @@ __all__ = [
     "gradcheck",
     "robustness_report",
     "worked_example",
+    "Box",
+    "LinearConstraints",
+    "Property",
+    "VerificationResult",
+    "linf_ball",
+    "verify",
+    "verify_robust",
+    "certified_accuracy",
+    "pgd_accuracy",
 ]
 
 

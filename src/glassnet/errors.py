@@ -42,3 +42,8 @@ class NotBuiltError(GlassnetError, RuntimeError):
 
 class DivergenceError(GlassnetError, FloatingPointError):
     """Training produced a NaN or infinite loss or weight."""
+
+
+class ConcurrentUseError(GlassnetError, RuntimeError):
+    """A network was fitted in one thread while another thread used it (inference
+    from many threads at once is safe; ``fit`` overlapping anything else is not)."""

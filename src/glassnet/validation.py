@@ -62,6 +62,12 @@ def as_float_array(data, name: str, dtype, *, ndim: int | None = None) -> np.nda
     """``data`` as a finite float array of ``dtype``, copying only when it must."""
     if isinstance(data, np.ndarray) and data.dtype == dtype:
         array = data
+    elif np.iscomplexobj(data):
+        # numpy would keep the real part and drop the imaginary one with a warning
+        raise InputTypeError(
+            f"{name} must hold real numbers, got complex values; take .real or "
+            f"abs() yourself if that is what you mean"
+        )
     else:
         try:
             array = np.asarray(data, dtype=dtype)

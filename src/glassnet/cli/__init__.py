@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 from importlib import metadata
+from typing import NoReturn
 
 from .._version import __version__
 from ..errors import GlassnetError
@@ -37,8 +39,10 @@ COMMANDS = [
     "info",
     "export",
     "explain",
+    "verify",
     "plot",
     "system",
+    "playground",
 ]
 
 
@@ -52,8 +56,21 @@ class CliError(GlassnetError):
     """A problem with the user's data or request: printed as one line, exit 1."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the house's usage error: one line on stderr, then exit 2.
+
+    argparse prints the usage synopsis and the error on two or more lines; here the
+    error names the argument and points to ``--help``, which has the synopsis.
+    ``add_subparsers`` builds every subcommand's parser from this class too.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        message = " ".join(message.split())  # one line, whatever argparse wrapped
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="glassnet",
         description="Build, train, inspect and explain neural networks from their math.",
     )
@@ -69,20 +86,37 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # named by the subcommand that was given them, not by "glassnet"
+            _innermost_parser(parser, args).error(
+                f"unrecognized arguments: {' '.join(unknown)}"
+            )
     except SystemExit as exit_:  # argparse exits 2 on usage errors, 0 on --help
         return int(exit_.code or 0)
     if args.command is None:
         parser.print_help()
         return 2
     try:
-        return int(args.run(args) or 0)
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:  # the reader went away (| head): stop quietly
+        _quiet_stdout()
+        return 1
     except USER_ERRORS as error:
         print(f"glassnet {args.command}: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"glassnet {args.command}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError as error:  # what no estimate foresaw (allocator, a library)
+        detail = f" ({error})" if str(error) else ""
+        print(
+            f"glassnet {args.command}: error: out of memory{detail}; use smaller "
+            "layers, a smaller batch or less data, or free memory",
+            file=sys.stderr,
+        )
+        return 1
     except Exception:
         traceback.print_exc()
         print(
@@ -93,6 +127,30 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_BUG
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush of what is
+    still buffered raises no second BrokenPipeError (Python's documented recipe)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file descriptor (captured)
+        pass
+
+
+def _innermost_parser(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> argparse.ArgumentParser:
+    """The parser of the (sub)subcommand ``args`` was parsed by: ``glassnet plot network``."""
+    while True:
+        chosen = None
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                chosen = action.choices.get(getattr(args, action.dest, None))
+        if chosen is None:
+            return parser
+        parser = chosen
 
 
 def _report_to() -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..io.atomic import atomic_write
 from ..robustness.report import (
     plot_accuracy_vs_eps,
     plot_adversarial_examples,
@@ -216,8 +217,8 @@ def run(args) -> int:
     print(f"model {args.model} on {data.name} ({len(X)} samples)")
     print(report)
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(report.to_dict(), f, indent=2)
+        # atomically: a full disk or a crash leaves the old report whole
+        atomic_write(args.json, json.dumps(report.to_dict(), indent=2).encode("utf-8"))
         print(f"report written to {args.json}")
     if args.plot:
         for path in save_plots(report, net, X, y, data, clip, args):

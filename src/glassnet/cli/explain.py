@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 
 from ..explaining import explain, explain_perceptron
-from ..explaining.perceptron import gate
+from ..explaining.perceptron import GATES, gate
 from ..explaining.worked_example import seed003_example
 from . import CliError
 
@@ -28,7 +28,11 @@ EPILOG = """examples:
   glassnet explain --format html --out walk.html        a page for the browser
   glassnet explain --attack fgsm --eps 0.5 --clip 0,2   the attack step (FGSM)
   glassnet explain --perceptron AND         the perceptron rule, epoch by epoch
+  glassnet explain --model net.safetensors --verify prop.vnnlib   a proof, step by step
+  glassnet explain --model net.safetensors --input "0.5,1" --verify-eps 0.1
+  glassnet explain --perceptron data.csv --target label --epochs 20
   glassnet explain --optimizer adam --lr 0.1 --steps 3   three Adam steps, m and v
+  glassnet explain --optimizer rmsprop --centered --clip-norm 0.1 --steps 2
 """
 
 # The seed text's own slips, set against the numbers above them (the text, Markdown and
@@ -36,13 +40,13 @@ EPILOG = """examples:
 SEED_SLIPS = (
     "it finds z2 = 3.18 but then uses 2.73 (2.73 is right), and calls the "
     "prediction 0.96 after computing 0.938 (it is 0.938774). Rounding to 0.938 puts "
-    "its L = 0.064, dL/da2 = -1.066 and da2/dz2 = 0.0582 slightly off (0.0631807, "
-    "-1.06522, 0.0574775), and its dL/dz2 = -0.062 (it is -0.0612262). Its "
-    "dL/dW2 = [-0.0806, -0.1116] is written as a column; it is the row "
-    "[-0.079594, -0.110207], the shape of W2. It then backpropagates "
-    "dL/dz2 = -0.039936 instead of -0.0612262, so its dL/da1 = [-0.02796, -0.03594] "
-    "should be [-0.0428583, -0.0551035], and its dL/dW1, which also mixes up entries, "
-    "should be [[-0.0428583, -0.0857166], [-0.0551035, -0.110207]]."
+    "its L = 0.064, ∂L/∂a2 = −1.066 and ∂a2/∂z2 = 0.0582 slightly off (0.0631807, "
+    "−1.06522, 0.0574775), and its ∂L/∂z2 = −0.062 (it is −0.0612262). Its "
+    "∂L/∂W2 = [−0.0806, −0.1116] is written as a column; it is the row "
+    "[−0.079594, −0.110207], the shape of W2. It then backpropagates "
+    "∂L/∂z2 = −0.039936 instead of −0.0612262, so its ∂L/∂a1 = [−0.02796, −0.03594] "
+    "should be [−0.0428583, −0.0551035], and its ∂L/∂W1, which also mixes up entries, "
+    "should be [[−0.0428583, −0.0857166], [−0.0551035, −0.110207]]."
 )
 SEED_HEADING = "Compared with the seed 003 text"
 SEED_FOOTER = "\n" + textwrap.fill(f"{SEED_HEADING}: {SEED_SLIPS}", 88) + "\n"
@@ -104,10 +108,31 @@ def add_parser(subparsers) -> None:
     )
     add_optimizer_arguments(parser)
     parser.add_argument(
+        "--verify",
+        metavar="PROP.vnnlib",
+        help="with --model: show how the VNNLIB property is decided, step by step: "
+        "interval and linear bounds, each unstable ReLU's relaxation, the verdict "
+        "and its split tree or counterexample (small ReLU networks)",
+    )
+    parser.add_argument(
+        "--verify-eps",
+        type=float,
+        metavar="E",
+        help="with --model and --input: the same for the L-infinity ball of radius E "
+        "around the input (the prediction must not change; --clip cuts the ball)",
+    )
+    parser.add_argument(
         "--perceptron",
-        metavar="GATE",
-        help="instead of a network, the perceptron learning rule on a logic gate: "
-        "AND, OR, NAND or XOR (η from --lr, default 1)",
+        metavar="GATE|FILE",
+        help="instead of a network, the perceptron learning rule on a logic gate "
+        "(AND, OR, NAND or XOR) or on a data file (CSV, Parquet) with --target "
+        "COLUMN, a column of two classes (η from --lr, default 1)",
+    )
+    parser.add_argument(
+        "--features",
+        metavar="COLS",
+        help="with --perceptron FILE: the feature columns, comma-separated (default: "
+        "every column but --target)",
     )
     parser.add_argument(
         "--epochs",
@@ -220,8 +245,12 @@ def parse_target(text: str, record) -> np.ndarray:
 def run(args) -> int:
     if args.perceptron is not None:
         return write_trace(perceptron_trace(args), args)
+    if args.verify is not None or args.verify_eps is not None:
+        return write_trace(verification_trace(args), args)
     if args.epochs is not None:
         raise CliError("--epochs goes with --perceptron")
+    if args.features is not None:
+        raise CliError("--features goes with --perceptron FILE")
     record = None
     if args.model is not None:
         from .tabular import load_model as load_with_record
@@ -282,6 +311,18 @@ OPTIMIZER_OPTIONS = (
     ("--beta2", float, "β2, the second moment's decay (adam, adamw)"),
     ("--alpha", float, "α, the mean square's decay (rmsprop)"),
     ("--weight-decay", float, "weight decay λ (L2 penalty; decoupled in adamw)"),
+    ("--amsgrad", None, "divide by the largest second moment so far (adam, adamw)"),
+    (
+        "--centered",
+        None,
+        "divide by the gradient's variance, not its mean square (rmsprop)",
+    ),
+    (
+        "--clip-norm",
+        float,
+        "scale the gradient down to this global norm before each "
+        "step (every optimizer)",
+    ),
 )
 
 
@@ -290,9 +331,12 @@ def add_optimizer_arguments(parser) -> None:
     parser.add_argument(
         "--optimizer",
         metavar="NAME",
+        type=str.lower,
+        choices=("sgd", "adam", "adamw", "rmsprop"),
         help="show optimizer steps instead of the plain one: sgd, adam, adamw or "
         "rmsprop, with --lr, --steps and its own options (--momentum, --nesterov, "
-        "--beta1, --beta2, --eps, --alpha, --weight-decay)",
+        "--beta1, --beta2, --eps, --alpha, --weight-decay, --amsgrad, --centered, "
+        "--clip-norm)",
     )
     parser.add_argument(
         "--steps",
@@ -340,7 +384,7 @@ def optimizer_from_args(args):
         if foreign:
             raise CliError(
                 f"{', '.join(foreign)}: not an option of {cls.name} (it takes "
-                f"{', '.join(sorted(takes - {'clip_norm'}))})"
+                f"{', '.join(sorted(takes))})"
             )
     try:
         return get_optimizer(args.optimizer, **given)
@@ -348,30 +392,132 @@ def optimizer_from_args(args):
         raise CliError(f"--optimizer {args.optimizer}: {error}") from None
 
 
+def verification_trace(args):
+    """The trace of ``gn.explain_verification`` for --verify or --verify-eps."""
+    from ..explaining.verification import explain_verification
+    from ..verification import verify_robust
+    from ..verification.vnnlib import read_vnnlib
+
+    if args.verify is not None and args.verify_eps is not None:
+        raise CliError("give either --verify PROP.vnnlib or --verify-eps E, not both")
+    if args.model is None:
+        raise CliError("--verify and --verify-eps need --model FILE")
+    for option, value in (
+        ("--target", args.target),
+        ("--lr", args.lr),
+        ("--attack", args.attack),
+        ("--optimizer", args.optimizer),
+    ):
+        if value is not None:
+            raise CliError(f"{option} does not go with --verify or --verify-eps")
+    from .tabular import load_model as load_with_record
+
+    net, _, _ = load_with_record(args.model)
+    if args.verify is not None:
+        if args.input is not None:
+            raise CliError(
+                "--input goes with --verify-eps; the VNNLIB file has the box"
+            )
+        prop = read_vnnlib(
+            args.verify, n_inputs=net.in_features, n_outputs=net.out_features
+        )
+    else:
+        if args.input is None:
+            raise CliError("--verify-eps needs --input, the centre of the ball")
+        X = parse_matrix(args.input, "--input")
+        if X.shape != (1, net.in_features):
+            raise CliError(
+                f"--input must be one sample of {net.in_features} number(s), got "
+                f"{X.shape[0]} sample(s) of {X.shape[1]}"
+            )
+        clip = None if args.clip is None else parse_clip(args.clip)
+        prop = verify_robust(net, X[0], args.verify_eps, clip=clip).property
+    return explain_verification(net, prop)
+
+
 def perceptron_trace(args):
-    """The perceptron rule on the gate ``--perceptron`` names."""
+    """The perceptron rule on the gate ``--perceptron`` names, or on a data file."""
+    source = args.perceptron
+    is_gate = source.upper() in GATES
     given = [
         option
         for option, value in (
             ("--model", args.model),
             ("--input", args.input),
-            ("--target", args.target),
+            ("--target", args.target if is_gate else None),
+            ("--features", args.features if is_gate else None),
             ("--loss", args.loss),
             ("--attack", args.attack),
+            ("--optimizer", args.optimizer),
+            ("--steps", args.steps),
+            ("--verify", args.verify),
+            ("--verify-eps", args.verify_eps),
         )
         if value is not None
     ]
     if given:
+        what = "a logic gate" if is_gate else "the data file with --target"
+        raise CliError(f"{', '.join(given)}: not used with --perceptron ({what})")
+    note = None
+    if is_gate:
+        X, y = gate(source)
+    elif os.path.splitext(source)[1] or os.path.exists(source):
+        features = None if args.features is None else args.features.split(",")
+        X, y, note = perceptron_table(source, args.target, features)
+    else:
         raise CliError(
-            f"{', '.join(given)}: not used with --perceptron (it walks a logic gate)"
+            f"--perceptron: gate must be one of AND, OR, NAND, XOR, or a data file "
+            f"(CSV, Parquet) with --target COLUMN; got {source!r}"
         )
-    X, y = gate(args.perceptron)
-    return explain_perceptron(
+    trace = explain_perceptron(
         X,
         y,
         lr=1.0 if args.lr is None else args.lr,
         epochs=100 if args.epochs is None else args.epochs,
     )
+    if note is not None:
+        trace.notes.insert(0, note)
+    return trace
+
+
+def perceptron_table(path: str, target: str | None, features=None):
+    """(X, y, note) from a data file: numeric feature columns, a two-class target
+    mapped to 0 and 1 (classes sorted, as glassnet train orders them), and a note
+    stating the file, the features and the mapping."""
+    from ..data.tabular import (
+        DataError,
+        check_rows,
+        encode_labels,
+        fit_classes,
+        read_table,
+        select,
+    )
+
+    if target is None:
+        raise CliError(
+            f"--perceptron {path} needs --target COLUMN: the column of two classes "
+            "to learn"
+        )
+    table = read_table(path)
+    check_rows(table, 1, "the perceptron rule")
+    X, y_raw, features = select(table, target, features)
+    classes = fit_classes(y_raw)
+    if len(classes) != 2:
+        shown = ", ".join(repr(c) for c in classes[:6])
+        more = ", ..." if len(classes) > 6 else ""
+        raise DataError(
+            f"{path}: target column {target!r} holds {len(classes)} distinct "
+            f"value{'s' * (len(classes) != 1)} ({shown}{more}); the perceptron "
+            "separates exactly two classes (learned as 0 and 1): choose a column "
+            "with two values, or train a network (glassnet train) for more classes"
+        )
+    y = encode_labels(y_raw, classes, f"{path} column {target!r}").astype(np.float64)
+    note = (
+        f"Data: {path}, {table.n_rows} row{'s' * (table.n_rows != 1)}; "
+        f"x = ({', '.join(features)}); target {target!r}: {classes[0]!r} → 0, "
+        f"{classes[1]!r} → 1 (the two classes sorted, as glassnet train orders them)."
+    )
+    return X, y, note
 
 
 def write_trace(trace, args) -> int:
@@ -404,7 +550,9 @@ def write_trace(trace, args) -> int:
     if args.out is None:
         sys.stdout.write(document)
         return 0
-    write_text_atomically(args.out, document)
+    from ..io.atomic import atomic_write
+
+    atomic_write(args.out, document.encode("utf-8"))
     print(f"wrote the {fmt} walk of {trace.title} to {args.out}")
     return 0
 
@@ -423,11 +571,3 @@ def _format_from_path(path: str | None) -> str:
     if path is None:
         return "text"
     return _BY_EXTENSION.get(os.path.splitext(path)[1].lower(), "text")
-
-
-def write_text_atomically(path: str, text: str) -> None:
-    """Temporary file in the same folder, fsync, then os.replace: readers never see a
-    half-written file, and a failed write leaves the old one in place."""
-    from ..io.atomic import atomic_write
-
-    atomic_write(path, text.encode("utf-8"))

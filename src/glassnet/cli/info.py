@@ -32,8 +32,22 @@ def run(args) -> int:
         raise CliError(f"no such file: {args.file}") from None
     except IsADirectoryError:
         raise CliError(f"{args.file} is a folder, not a model file") from None
-    print(with_data_record(text, args.file))
+    print(printable(with_data_record(text, args.file)))
     return 0
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character but the line break written as a
+    Python escape (``\\x1b``), so that names from a file cannot move the cursor,
+    recolour or clear the terminal.
+
+    >>> printable("a\\x1b[2Jb\\nc")
+    'a\\\\x1b[2Jb\\nc'
+    """
+    return "".join(
+        c if c == "\n" or not (ord(c) < 32 or 127 <= ord(c) < 160) else repr(c)[1:-1]
+        for c in text
+    )
 
 
 #: Metadata written by glassnet train, shown as a readable section.

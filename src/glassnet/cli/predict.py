@@ -192,7 +192,7 @@ def run(args) -> int:
         for row in A:
             writer.writerow([_number(v) for v in row])
     text = buffer.getvalue()
-    if args.out:
+    if args.out and args.out != "-":  # "-": standard output, as without --out
         atomic_write(args.out, text.encode("utf-8"))
         if not args.quiet:
             print(f"{A.shape[0]} predictions written to {args.out}")

@@ -15,19 +15,25 @@ from __future__ import annotations
 import argparse
 import math
 
-from ..io import save
+from .._fast.work import check_memory
 from ..nn.activations import get_activation
 from ..nn.layers import Dense
-from ..nn.network import Sequential
+from ..nn.network import Sequential, network_memory
 from ..optim import OPTIMIZERS, get_optimizer
 from ..training import ModelCheckpoint
 from . import CliError
 from .train_checkpoints import (
+    DEFAULT_KEEP,
     SETTINGS_KEY,
+    check_metadata,
+    check_outputs,
     check_same_data,
+    checkpoint_lock,
     checkpoint_saver,
     open_checkpoints,
     report_interrupted,
+    save_or_fallback,
+    sigterm_as_ctrl_c,
 )
 from .train_data import DATASETS, TrainingData, describe_data, output_for, read_data
 
@@ -69,9 +75,14 @@ apply them, so those commands take raw data.
 
 --val-split holds out that fraction of the rows (stratified by class) for the
 validation loss and metrics printed each epoch. With --checkpoint-dir a checkpoint
-(weights, optimizer state, position) is written every --every epochs, and on Ctrl-C;
---resume continues from the newest good one exactly as if training had not stopped
-(same settings and data; --epochs may be raised to train longer).
+(weights, optimizer state, position) is written every --every epochs, and on Ctrl-C
+or SIGTERM; --resume continues from the newest good one exactly as if training had not
+stopped (same settings and data; --epochs may be raised to train longer). --keep N
+keeps the newest N checkpoints and the best one (lowest val_loss). A run locks its
+--checkpoint-dir: a second run into the same folder is refused. A checkpoint that
+cannot be written is a warning; --out and --checkpoint-dir are checked before
+training, and if the final save still fails the model goes to a new file next to the
+checkpoints (or in the current folder), named in the message.
 """
 
 EPILOG = """\
@@ -95,7 +106,10 @@ def _int_list(text: str) -> list[int]:
             f"expected comma-separated layer widths such as 64,32, got {text!r}"
         ) from None
     if any(w < 1 for w in widths):
-        raise argparse.ArgumentTypeError(f"layer widths must be positive, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"every layer width must be >= 1, got {text!r} (for no hidden layer give "
+            "--hidden none)"
+        )
     return widths
 
 
@@ -196,6 +210,14 @@ def add_parser(subparsers) -> None:
         help="checkpoint every N epochs (default 1; needs --checkpoint-dir)",
     )
     parser.add_argument(
+        "--keep",
+        type=int,
+        metavar="N",
+        default=DEFAULT_KEEP,
+        help="keep the newest N checkpoints and the best, pruning older ones (default "
+        f"{DEFAULT_KEEP or 'all'}; 0 keeps all)",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="continue from the newest good checkpoint in --checkpoint-dir",
@@ -229,6 +251,8 @@ def _check_checkpoint_options(args) -> None:
         )
     if args.every is not None and args.every < 1:
         raise CliError(f"--every must be a positive integer, got {args.every}")
+    if args.keep < 0:
+        raise CliError(f"--keep must be 0 (keep all) or more, got {args.keep}")
 
 
 def _check_data_options(args) -> None:
@@ -303,6 +327,12 @@ def build_network(settings: dict, in_features: int, outputs: int, activation: st
             f"--activation gives {len(acts)} names for {len(hidden)} hidden layers; "
             "give one for all or one per layer"
         )
+    widths = [in_features, *hidden, outputs]
+    slots = 2 if str(settings["optimizer"]).lower().startswith("adam") else 1
+    check_memory(  # before any array is made: refuse with the figures, not a crash
+        network_memory(widths, settings["dtype"], settings["batch_size"] or 0, slots),
+        f"training a network of widths {'-'.join(map(str, widths))}",
+    )
     layers, width = [], in_features
     for i, h in enumerate(hidden):
         layers.append(Dense(width, h, acts[i] if len(acts) > 1 else acts[0]))
@@ -351,7 +381,7 @@ def fit(args, settings, net, optimizer, data: TrainingData, loss, metadata, star
             ModelCheckpoint(
                 args.checkpoint_dir,
                 every_n_epochs=args.every or 1,
-                save_fn=checkpoint_saver(metadata),
+                save_fn=checkpoint_saver(metadata, args.keep),
             )
         )
     return net.fit(
@@ -377,7 +407,7 @@ def save_model(args, settings, net, history, metadata, say) -> None:
     metadata["result"] = {
         k: v for k, v in last.items() if k != "epoch_time" and v is not None
     }
-    save(net, args.out, metadata)
+    save_or_fallback(net, args.out, metadata, args.checkpoint_dir)
     shown = "  ".join(
         f"{k} {v:.4f}" for k, v in metadata["result"].items() if k != "lr"
     )
@@ -389,6 +419,12 @@ def save_model(args, settings, net, history, metadata, say) -> None:
 # -- run ---------------------------------------------------------------------------------
 def run(args) -> int:
     _check_args(args)
+    check_outputs(args)  # before anything is read or trained
+    with checkpoint_lock(args), sigterm_as_ctrl_c():
+        return _run(args)
+
+
+def _run(args) -> int:
     say = (lambda *a: None) if args.quiet else print
     ckpt, stored = open_checkpoints(args, say)
     settings = _resolve(args, stored)
@@ -413,6 +449,7 @@ def run(args) -> int:
         "preprocessing": data.record.to_metadata(),
         SETTINGS_KEY: {k: settings[k] for k in sorted(settings)},
     }
+    check_metadata(metadata)
     history = fit(args, settings, net, optimizer, data, loss, metadata, start)
     if history is None:
         say(

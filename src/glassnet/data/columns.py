@@ -76,6 +76,8 @@ def features_matrix(table: Table, names: list[str]) -> np.ndarray:
     """The columns ``names`` as a float64 matrix (n, d), checked: every column present
     and numeric, no empty cell, no infinity."""
     values = [column(table, name, "feature column") for name in names]
+    if table.n_rows == 0:  # a header alone: no column is text, there is no data
+        return np.empty((0, len(names)), dtype=np.float64)
     text = [(n, v) for n, v in zip(names, values, strict=True) if not is_numeric(v)]
     if text:
         shown = ", ".join(repr(n) for n, _ in text[:6]) + (
@@ -106,7 +108,31 @@ def features_matrix(table: Table, names: list[str]) -> np.ndarray:
             f"{table.path}: column {names[j]!r} holds {X[i, j]} in row {i + 1} "
             "(counting data rows from 1); features must be finite numbers"
         )
+    _check_no_overflow(table, names, X)
     return X
+
+
+def _check_no_overflow(table: Table, names: list[str], X: np.ndarray) -> None:
+    """A DataError for a column whose sum of squares overflows float64 (values
+    near 1e154 and beyond, e.g. 1e307): its mean and standard deviation would be
+    inf or NaN, which the file does not contain. Names the largest value's row."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        sums = np.sum(X * X, axis=0) + np.abs(np.sum(X, axis=0))
+    bad = np.flatnonzero(~np.isfinite(sums))
+    if bad.size:
+        j = int(bad[0])
+        i = int(np.argmax(np.abs(X[:, j])))
+        top = float(np.finfo(np.float32).max)
+        also = (
+            f", and the value itself overflows float32 (largest {top:.3g})"
+            if abs(X[i, j]) > top
+            else ""
+        )
+        raise DataError(
+            f"{table.path}: column {names[j]!r} holds {X[i, j]:.6g} in row {i + 1} "
+            "(counting data rows from 1): too large to compute with, its squares "
+            f"overflow float64{also}; scale the column down first"
+        )
 
 
 def _check_complete(table: Table, names: list[str], values: list[np.ndarray]) -> None:

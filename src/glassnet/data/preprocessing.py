@@ -92,6 +92,7 @@ class Preprocessing:
             isinstance(f, str) for f in features
         ):
             bad("'features' must be a list of column names")
+        _check_names(features, "'features'", bad)
         d = len(features)
         for key, values in (("mean", mean), ("scale", scale)):
             if (
@@ -113,9 +114,13 @@ class Preprocessing:
         classes = record.get("classes")
         if task == "classification" and (not isinstance(classes, list) or not classes):
             bad("a classifier's record needs its list of 'classes'")
+        if isinstance(classes, list):
+            _check_classes(classes, bad)
         target = record.get("target")
         if target is not None and not isinstance(target, str):
             bad("'target' must be a column name")
+        if target is not None:
+            _check_names([target], "'target'", bad)
         n_train = record.get("n_train", 0)
         if isinstance(n_train, bool) or not isinstance(n_train, int) or n_train < 0:
             bad("'n_train' must be a non-negative integer")
@@ -138,3 +143,32 @@ class Preprocessing:
             None if task == "regression" else list(classes),
             n_train,
         )
+
+
+def _control(text: str) -> bool:
+    """True when ``text`` holds a control character (an ANSI escape begins with one):
+    printed, it would rewrite the terminal instead of showing a name."""
+    return any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)
+
+
+def _check_names(names: list[str], what: str, bad) -> None:
+    for i, name in enumerate(names):
+        if _control(name):
+            bad(f"{what} entry {i} {name!r} holds control characters")
+        if name in names[:i]:
+            bad(f"{what} lists {name!r} twice")
+
+
+def _check_classes(classes: list, bad) -> None:
+    """Labels must be distinct numbers or strings (JSON lists and objects are not
+    labels: they cannot be told apart by hashing)."""
+    seen = set()
+    for i, label in enumerate(classes):
+        if label is not None and not isinstance(label, (str, int, float)):
+            bad(f"'classes' entry {i} is a {type(label).__name__}, not a label")
+        if isinstance(label, str) and _control(label):
+            bad(f"'classes' entry {i} {label!r} holds control characters")
+        key = (type(label) is str, label)
+        if key in seen:
+            bad(f"'classes' lists {label!r} twice")
+        seen.add(key)

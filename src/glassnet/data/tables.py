@@ -7,13 +7,16 @@ and Parquet through pandas (the ``data`` extra), .npy and .npz through numpy alo
 
 from __future__ import annotations
 
+import io
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .._fast.work import check_memory
 from .arrays import read_numpy
 from .errors import DataError
 
@@ -116,8 +119,12 @@ def read_table(path, *, progress: bool = False, stream=None) -> Table:
     CSV files need a header row; CSV and Parquet need pandas (and pyarrow for
     Parquet), the ``data`` extra. Files larger than ``LARGE_FILE_BYTES`` are read in
     chunks, with a progress line on ``stream`` (stderr) when ``progress`` is true.
+    ``"-"`` reads CSV from standard input, and a FIFO (named pipe) is read as the
+    format its name gives; either is read once, whole, into memory.
     """
     text = os.fspath(path)
+    if text == "-" or _is_fifo(text):
+        return _read_stream(text)
     fmt = format_of(text)
     file = Path(text)
     if not file.exists():
@@ -128,6 +135,12 @@ def read_table(path, *, progress: bool = False, stream=None) -> Table:
     if size == 0:
         raise DataError(f"{text} is empty (0 bytes)")
     show = progress and size > LARGE_FILE_BYTES
+    if fmt == "csv":  # parsed numbers take at least the text's size (8 bytes a value)
+        check_memory(
+            size,
+            f"reading {text} ({size / 2**30:.1f} GiB of text)",
+            "read fewer rows or columns (split the file), or free memory",
+        )
     if fmt in ("npy", "npz"):
         columns = read_numpy(text, fmt)
     else:
@@ -137,6 +150,48 @@ def read_table(path, *, progress: bool = False, stream=None) -> Table:
         columns = _columns_of_frame(pd, frame, text)
     n = len(next(iter(columns.values()))) if columns else 0
     return Table(text, columns, n)
+
+
+def _is_fifo(path: str) -> bool:
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+#: pandas names of the compressions a streamed CSV's name may carry.
+_STREAM_COMPRESSION = {
+    ".gz": "gzip",
+    ".bz2": "bz2",
+    ".zip": "zip",
+    ".xz": "xz",
+    ".zst": "zstd",
+}
+
+
+def _read_stream(text: str) -> Table:
+    """A table from standard input ("-": CSV) or a FIFO (format from its name), read
+    once into memory: a stream has no size to check and cannot be read twice."""
+    fmt = "csv" if text == "-" else format_of(text)
+    label = "standard input" if text == "-" else text
+    if text == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        with open(text, "rb") as handle:  # blocks until a writer opens the FIFO
+            data = handle.read()
+    if not data:
+        raise DataError(f"{label} is empty: nothing was written to it")
+    source = io.BytesIO(data)
+    if fmt in ("npy", "npz"):
+        columns = read_numpy(label, fmt, source=source)
+    else:
+        pd = _pandas(fmt)
+        reader = _read_csv if fmt == "csv" else _read_parquet
+        quiet = Progress(label, len(data), None, enabled=False)
+        frame = reader(pd, label, len(data), quiet, source=source)
+        columns = _columns_of_frame(pd, frame, label)
+    n = len(next(iter(columns.values()))) if columns else 0
+    return Table(label, columns, n)
 
 
 def _pandas(fmt: str):
@@ -159,9 +214,48 @@ def _pandas(fmt: str):
     return pd
 
 
-def _read_csv(pd, path: str, size: int, progress: Progress):
+def _read_csv(pd, path: str, size: int, progress: Progress, source=None):
     sep = "\t" if ".tsv" in Path(path).name.lower() else ","
+    frame = _read_csv_frame(pd, path, size, progress, source, sep)
+    _check_csv(pd, frame, path, sep, source)
+    return frame
+
+
+def _check_csv(pd, frame, path: str, sep: str, source) -> None:
+    """What pandas reads without complaint but trains on the wrong thing: a repeated
+    column name (pandas renames the second ``a.1``), one column whose name holds
+    another delimiter (a ``;``-separated file)."""
+    names = [str(name) for name in frame.columns]
+    other = next((d for d in (";", "\t", "|") if d != sep and d in names[0]), None)
+    if len(names) == 1 and other is not None:
+        shown = {";": "';'", "\t": "tabs", "|": "'|'"}[other]
+        raise DataError(
+            f"{path}: one column named {names[0]!r}: the file seems separated by "
+            f"{shown}, not {sep!r}; save it with commas (or tabs as .tsv)"
+        )
+    if source is not None:
+        source.seek(0)
+        compression = _STREAM_COMPRESSION.get(Path(path).suffix.lower())
+        header = pd.read_csv(source, sep=sep, header=None, nrows=1, dtype=str,
+                             compression=compression, keep_default_na=False)  # fmt: skip
+    else:
+        header = pd.read_csv(
+            path, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False
+        )
+    raw = [str(name) for name in header.iloc[0]] if len(header) else names
+    repeated = next((name for i, name in enumerate(raw) if name in raw[:i]), None)
+    if repeated is not None:
+        raise DataError(
+            f"{path}: the column name {repeated!r} appears more than once in the "
+            "header; give every column its own name"
+        )
+
+
+def _read_csv_frame(pd, path, size, progress, source, sep):
     try:
+        if source is not None:  # bytes in memory: compression from the name
+            compression = _STREAM_COMPRESSION.get(Path(path).suffix.lower())
+            return pd.read_csv(source, sep=sep, compression=compression)
         if not progress.enabled:
             return pd.read_csv(path, sep=sep)
         # Chunks of rows; the position in the (compressed) file measures progress.
@@ -189,13 +283,13 @@ def _read_csv(pd, path: str, size: int, progress: Progress):
         ) from None
 
 
-def _read_parquet(pd, path: str, size: int, progress: Progress):
+def _read_parquet(pd, path: str, size: int, progress: Progress, source=None):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        if not progress.enabled:
-            return pd.read_parquet(path)
+        if source is not None or not progress.enabled:
+            return pd.read_parquet(path if source is None else source)
         file = pq.ParquetFile(path)
         groups = []
         for i in range(file.num_row_groups):  # row groups: Parquet's unit of reading
@@ -215,6 +309,11 @@ def _columns_of_frame(pd, frame, path: str) -> dict[str, np.ndarray]:
         name = str(key)
         if name in columns:
             raise DataError(f"{path}: the column name {name!r} appears twice")
+        if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in name):
+            raise DataError(
+                f"{path}: the column name {name!r} holds control characters; "
+                "rename the column"
+            )
         series = frame.iloc[:, i]
         dtype = series.dtype
         if types.is_bool_dtype(dtype) and not series.hasnans:

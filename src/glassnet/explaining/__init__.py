@@ -19,12 +19,15 @@ from .perceptron import PerceptronTrace, explain_perceptron
 from .record import Quantity, Step
 from .recorder import explain
 from .trace import Trace
+from .verification import VerificationTrace, explain_verification
 
 __all__ = [
     "PerceptronTrace",
     "Quantity",
     "Step",
     "Trace",
+    "VerificationTrace",
     "explain",
     "explain_perceptron",
+    "explain_verification",
 ]

@@ -12,8 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..nn.layers import ActivationLayer, Dense, Dropout
+from ..nn.losses import BinaryCrossEntropyLoss, CrossEntropyLoss
 from . import formulas as F
-from .expr import Bin, Fn, Partial, Q, Sum, Sym, T
+from .expr import Bin, Fn, Partial, Q, Sum, Sym, Symbolic, T
+
+#: Activations whose slope is never 0 in exact arithmetic, only once a rounds to a limit.
+_SATURATING = ("sigmoid", "tanh")
 
 
 class BackwardSteps:
@@ -29,11 +33,21 @@ class BackwardSteps:
         fused = loss.fuses_with(layers[-1].output_activation)
         self.stop_layer = last
         dA = loss.grad(A, Y)  # dL/dA[L], as in Sequential._backward
+        note = ""
+        textbook = _unclamped_loss_gradient(loss, A, Y)
+        if fused and textbook is not None:
+            # loss.grad keeps a = 0 or 1 finite with a floor; the fused δ below never
+            # uses this value, so the trace shows what the formula gives in floating
+            # point rather than the floor's 1e+12.
+            dA = textbook
+            note = _saturation_note(loss, L)
         da = self.quantity(
             f"{L}.dL/da", "dL/da", last, Partial(Sym("L"), F.output_symbol(L)), dA
         )
         rhs = F.loss_gradient(loss, Q(self.a_key(L)), Q("y"), count)
-        self.step("backward", last, "How the loss changes with the output", da, (rhs,))
+        self.step(
+            "backward", last, "How the loss changes with the output", da, (rhs,), note
+        )
         for i in range(last, -1, -1):
             self.stop_layer = i
             layer = layers[i]
@@ -106,8 +120,15 @@ class BackwardSteps:
             dZ = self.loss.grad_from_logits(A, self.Y)  # dL/dZ[L], exact, finite
             softmax = activation.name == "softmax"
             chain = Bin("*" if softmax else "⊙", *_chain(slope, dL_da, softmax))
-            rhs = (Partial(Sym("L"), z_sym), chain, F.fused_gradient(a, Q("y"), count))
             note = F.fused_reason(self.loss, k)
+            if not _chain_holds(self.trace[f"{k}.da/dz"], dA, dZ, softmax):
+                chain = Symbolic(chain)  # as numbers it reads 0/0 or x · 0 here
+                note += (
+                    f" Here a{k} has rounded to exactly 0 or 1 in floating point, so "
+                    f"the chain rule's factors as numbers are x/0 and 0 (their product "
+                    f"0/0): δ{k} is shown, and computed, directly as a{k} − y."
+                )
+            rhs = (Partial(Sym("L"), z_sym), chain, F.fused_gradient(a, Q("y"), count))
             if count is not None:
                 note += " The 1/N of the mean carries through unchanged."
         else:
@@ -196,12 +217,21 @@ class BackwardSteps:
         slope = activation.derivative(Z, A)  # raises StepGradientError for step
         q = self.quantity(f"{k}.da/dz", "da/dz", i, derivative_sym, slope)
         name = F.display_name(activation)
+        note = ""
+        if activation.name in _SATURATING and np.any(slope == 0):
+            limits = "0 or 1" if activation.name == "sigmoid" else "−1 or 1"
+            note = (
+                f"Where a{k} has rounded to exactly {limits} in floating point (large "
+                f"|z{k}|), this slope is 0: the true slope is positive but smaller than "
+                f"the rounding of a{k}. No gradient passes through there (saturation)."
+            )
         self.step(
             "backward",
             i,
             f"Slope of the {name}",
             q,
             (F.activation_derivative(activation, z, a),),
+            note,
         )
         return q
 
@@ -257,3 +287,50 @@ def _chain(slope: Q, dL_da: Q, softmax: bool):
     """The chain rule's two factors as written: J dL/da (a matrix times a vector) for
     softmax, dL/da ⊙ da/dz (entry by entry) for every other activation."""
     return (slope, dL_da) if softmax else (dL_da, slope)
+
+
+def _unclamped_loss_gradient(loss, A, Y):
+    """dL/da as its formula gives it in floating point, where ``loss.grad`` had to
+    floor a denominator (a = 0 or 1 exactly): inf or nan there. None when the floor
+    changed nothing, so the library's value is the formula's."""
+    if loss.from_logits or not isinstance(
+        loss, (BinaryCrossEntropyLoss, CrossEntropyLoss)
+    ):
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if isinstance(loss, BinaryCrossEntropyLoss):
+            denominator = A * (1.0 - A)
+            if not np.any(denominator < 1e-12):  # the floor in loss.grad
+                return None
+            return (1.0 / A.shape[0] / A.shape[1]) * (A - Y) / denominator
+        if not np.any(A < np.finfo(A.dtype).tiny):
+            return None
+        return -(1.0 / A.shape[0]) * Y / A
+
+
+def _saturation_note(loss, L: int) -> str:
+    if isinstance(loss, BinaryCrossEntropyLoss):
+        where = f"a{L}(1 − a{L}) is 0 where a{L} has rounded to exactly 0 or 1"
+    else:
+        where = f"some a{L} has rounded to exactly 0"
+    return (
+        f"In floating point {where}, so this quotient is not finite there (inf, or "
+        f"nan for 0/0). glassnet never uses it: the fused δ{L} below is computed "
+        f"directly and is exact."
+    )
+
+
+def _chain_holds(slope, dA, dZ, softmax: bool) -> bool:
+    """Whether the chain rule with these numbers, dL/da ⊙ da/dz (J dL/da for softmax),
+    equals the fused dL/dz the library computed, to within rounding."""
+    with np.errstate(all="ignore"):
+        if softmax:
+            chain = np.einsum("sij,sj->si", slope, dA)
+            scale = np.einsum("sij,sj->si", np.abs(slope), np.abs(dA))
+        else:
+            chain = dA * slope
+            scale = np.abs(chain)
+    if not (np.all(np.isfinite(chain)) and np.all(np.isfinite(scale))):
+        return False
+    tolerance = np.sqrt(np.finfo(dZ.dtype).eps) * np.maximum(scale, np.abs(dZ))
+    return bool(np.all(np.abs(chain - dZ) <= tolerance))

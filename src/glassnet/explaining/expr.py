@@ -41,8 +41,10 @@ from ..nn.formula import (
     Sym,
     T,
     children,
+    simplified,
     walk,
 )
+from .numbers import MINUS
 
 __all__ = [
     "Abs",
@@ -61,6 +63,7 @@ __all__ = [
     "Renderer",
     "Sum",
     "Sym",
+    "Symbolic",
     "T",
     "children",
     "has_quantities",
@@ -75,9 +78,21 @@ class Q(Expr):
     key: str
 
 
+@dataclass(frozen=True)
+class Symbolic(Expr):
+    """A right-hand side written in symbols only, never again with numbers: the
+    textbook form of a value glassnet computes in another, stable form, where that
+    form with the numbers in it would not be a true equation (log 0, 0/0)."""
+
+    arg: Expr
+
+
 def has_quantities(expr: Expr) -> bool:
-    """Whether the numbers pass would put any value into ``expr``."""
-    return any(isinstance(node, Q) for node in walk(expr))
+    """Whether the numbers pass would put any value into ``expr`` (never into a
+    ``Symbolic`` one)."""
+    if isinstance(expr, Symbolic):
+        return False
+    return isinstance(expr, Q) or any(has_quantities(c) for c in children(expr))
 
 
 def output_key(record) -> str:
@@ -104,8 +119,13 @@ class Renderer:
 
     def visit(self, expr: Expr, tight: bool = False):
         """``tight``: the node sits where a negative number needs parentheses
-        (right of an operator, inside a power or a negation)."""
+        (right of an operator, inside a power or a negation). Every node is drawn in
+        its ``simplified`` form: no factor 1, no "+ −"."""
+        expr = simplified(expr)
         return getattr(self, f"node_{type(expr).__name__.lower()}")(expr, tight)
+
+    def node_symbolic(self, expr: Symbolic, tight: bool):
+        return self.visit(expr.arg, tight)
 
     # -- quantities ---------------------------------------------------------------------
     def node_q(self, expr: Q, tight: bool):
@@ -132,7 +152,7 @@ class Renderer:
     def value(self, matrix: np.ndarray, tight: bool):
         if matrix.size == 1:
             text = self.fmt.number(matrix.flat[0])
-            if tight and text.startswith("-"):
+            if tight and text.startswith(MINUS):
                 return self.paren(self.number(text))
             return self.number(text)
         return self.matrix(self.fmt.cells(matrix))
@@ -148,15 +168,16 @@ class Renderer:
 
     def product_operator(self, expr: Bin) -> str:
         """The operator actually drawn for a product node: between two single numbers
-        an explicit × (0.9 × 0.06, never "0.9 0.06"), and between two scalar symbols
-        plain juxtaposition (a2 (1 - a2), as ⊙ of 1 x 1 arrays is just a product)."""
+        an explicit × (0.9 × 0.06, never "0.9 0.06"), between two partial derivatives
+        the chain rule's ·, and between other scalar symbols plain juxtaposition
+        (a2 (1 − a2), η ∂L/∂b2: the same form as η ∂L/∂W2 for a matrix)."""
         if expr.op not in ("*", "⊙"):
             return expr.op
         if self.is_scalar(expr.left) and self.is_scalar(expr.right):
             if self.numeric:
                 return "×"
             partials = [self.is_partial(expr.left), self.is_partial(expr.right)]
-            return "·" if any(partials) else "*"  # ∂L/∂a2 · ∂a2/∂z2
+            return "·" if all(partials) else "*"  # ∂L/∂a2 · ∂a2/∂z2, η ∂L/∂b2
         return expr.op
 
     def is_partial(self, expr: Expr) -> bool:

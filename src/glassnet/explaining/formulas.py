@@ -16,10 +16,12 @@ Frac(num=Num(value=1), den=Bin(op='+', left=Num(value=1), right=Pow(base=Sym(nam
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..nn.activations import Activation
-from ..nn.formula import ONE, minus
+from ..nn.formula import ONE, E, minus
 from ..nn.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, Loss, MSELoss
-from .expr import Bin, Expr, Fn, Frac, Mean, Neg, Num, Paren, Pow, Sum, Sym
+from .expr import Abs, Bin, Expr, Fn, Frac, Mean, Neg, Num, Paren, Pow, Sum, Sym
 
 LOSS_NAMES = {
     "mse": "mean squared error",
@@ -46,6 +48,21 @@ def loss_display_name(loss: Loss) -> str:
 def activation_forward(activation: Activation, z: Expr) -> Expr:
     """The right-hand side of a = g(z): the activation's own formula."""
     return activation.formula(z)
+
+
+#: The largest x whose e^x a float64 holds: past it the textbook forms overflow.
+EXP_LIMIT = float(np.log(np.finfo(np.float64).max))
+
+
+def stable_activation_forward(activation: Activation, z: Expr) -> Expr | None:
+    """The right-hand side of a = g(z) as ``forward`` computes it, where it differs
+    from the textbook form: softmax as e^(z − max z) / Σ e^(z − max z), the others their
+    own ``stable_formula``. None when the two forms are one."""
+    if activation.name == "softmax":
+        shifted = minus(z, Fn("max", (z,)))  # e^(...) brackets its exponent itself
+        return Frac(Pow(E, shifted), Sum(Pow(E, shifted), "j"))
+    stable = activation.stable_formula(z)
+    return None if stable == activation.formula(z) else stable
 
 
 def activation_derivative(activation: Activation, z: Expr, a: Expr) -> Expr:
@@ -78,6 +95,37 @@ def loss_value(loss: Loss, a: Expr, y: Expr, count: int, n_samples: int) -> Expr
         body = Sum(Bin("⊙", y, Fn("log", (p,))), "c")
         return Neg(body if n_samples == 1 else Mean(body, "s"))
     return Fn(loss.name, (a, y))
+
+
+def stable_loss_value(loss: Loss, z: Expr, y: Expr, count: int, n_samples: int) -> Expr:
+    """L as glassnet computes it from the logits z when the loss fuses with the output
+    activation: max(z, 0) − z y + log(1 + e^(−|z|)) for sigmoid with binary
+    cross-entropy, −Σ y (z − max z − log Σ e^(z − max z)) (the stable log-sum-exp) for
+    softmax with cross-entropy. No exponent is positive and no log is of 0."""
+    if isinstance(loss, BinaryCrossEntropyLoss):
+        body = Bin(
+            "+",
+            minus(Fn("max", (z, Num(0))), Bin("⊙", z, y)),
+            Fn("log", (Bin("+", ONE, Pow(E, Neg(Abs(z)))),)),
+        )
+        return body if count == 1 else Mean(body)
+    shifted = minus(z, Fn("max", (z,)))
+    log_sum = Fn("log", (Sum(Pow(E, shifted), "c"),))
+    body = Sum(Bin("⊙", y, Paren(minus(shifted, log_sum))), "c")
+    return Neg(body if n_samples == 1 else Mean(body, "s"))
+
+
+def textbook_loss_holds(loss: Loss, A, Y, value: float) -> bool:
+    """Whether ``loss_value``'s form, evaluated in floating point on the outputs A,
+    gives the value glassnet computed (in the stable form) to within rounding: not
+    where a log of 0 (a rounded to 0 or 1) makes it inf or nan."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if isinstance(loss, BinaryCrossEntropyLoss):
+            textbook = -(Y * np.log(A) + (1.0 - Y) * np.log(1.0 - A)).mean()
+        else:
+            textbook = -(Y * np.log(A)).sum(axis=1).mean()
+    tolerance = np.sqrt(np.finfo(A.dtype).eps) * max(abs(float(value)), 1.0)
+    return bool(np.isfinite(textbook) and abs(textbook - value) <= tolerance)
 
 
 def loss_gradient(loss: Loss, a: Expr, y: Expr, count: Expr | None) -> Expr:

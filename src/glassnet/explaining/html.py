@@ -11,7 +11,7 @@ from __future__ import annotations
 from html import escape
 
 from .expr import Frac, Q, Renderer
-from .numbers import ELLIPSES, Format
+from .numbers import ELLIPSES, MINUS, Format
 from .record import PHASES, Record
 from .shapes import size_lines
 
@@ -44,6 +44,7 @@ def mi(text: str, upright: bool = False) -> str:
 
 class MathMLRenderer(Renderer):
     def number(self, text):
+        text = text.replace(MINUS, "-")  # parsed here; drawn as <mo>−</mo> below
         if "e" in text and text not in ("inf", "-inf", "nan"):
             mantissa, power = text.split("e")
             sign = "−" if power.startswith("-") else ""
@@ -252,6 +253,8 @@ STYLE = """
 .gx .phase-backward { --accent: var(--backward); }
 .gx .phase-update { --accent: var(--update); }
 .gx .phase-attack { --accent: #a3213a; }
+.gx .phase-optimizer { --accent: var(--update); }
+.gx .phase-perceptron { --accent: var(--forward); }
 .gx .notes { color: var(--muted); padding-left: 1.2rem; }
 .gx .step { margin: .9rem 0 1.2rem; padding: .7rem 1rem .6rem;
   border-left: 3px solid var(--accent, var(--rule)); background: #fff;

@@ -27,12 +27,15 @@ Layout::
 Arrays keep glassnet's layout: batch quantities (x, y, z, a and their gradients) are
 (n_samples, width), W is (out, in), b is (out,), a softmax layer's "da/dz" holds one
 Jacobian per sample, (n_samples, k, k). Floats are written with Python's shortest
-round-trip repr, so ``json.loads`` gives back exactly the numbers computed.
+round-trip repr, so ``json.loads`` gives back exactly the numbers computed; the few
+non-finite ones (1/0 where a saturated output rounded to 0 or 1) are the strings "nan",
+"inf" and "-inf", as strict JSON has no such numbers.
 """
 
 from __future__ import annotations
 
 import json
+import math
 
 from .markdown import LatexRenderer
 from .numbers import Format
@@ -129,4 +132,17 @@ def _attack(trace: Record, L: int) -> dict:
 
 
 def render_json(trace: Record, indent: int | None = 2) -> str:
-    return json.dumps(trace_dict(trace), indent=indent, ensure_ascii=False) + "\n"
+    doc = _strict(trace_dict(trace))
+    return json.dumps(doc, indent=indent, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _strict(value):
+    """``value`` with each non-finite float as the string "nan", "inf" or "-inf"
+    (JSON has no such numbers; a saturated output's 1/0 is one)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value

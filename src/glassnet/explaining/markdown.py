@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from .expr import Frac, Q, Renderer
-from .numbers import D_DOTS, H_DOTS, V_DOTS, Format
+from .numbers import D_DOTS, H_DOTS, MINUS, V_DOTS, Format
 from .record import PHASES, Record
 from .shapes import size_lines
 
@@ -51,11 +51,16 @@ _EXPONENT = re.compile(r"^(-?[\d.]+)e([+-])0*(\d+)$")
 def latex_symbol(name: str) -> str:
     if name == "√2":
         return r"\sqrt{2}"
+    if name.endswith(("\u0332", "\u0304")):  # a lower (z̲) or upper (z̄) bound
+        accent = r"\underline" if name.endswith("\u0332") else r"\overline"
+        return f"{accent}{{{latex_symbol(name[:-1])}}}"
     return _GREEK.get(name, name)
 
 
 def latex_number(text: str) -> str:
-    """1.5e-05 -> 1.5 \\times 10^{-5}; other numbers as they are."""
+    """1.5e−05 -> 1.5 \\times 10^{-5}; other numbers as they are, with TeX's minus
+    ``-`` for the rendered minus sign −."""
+    text = text.replace(MINUS, "-")
     match = _EXPONENT.match(text)
     if not match:
         return text

@@ -1,7 +1,9 @@
 """How numbers and matrices are written in the text, Markdown and HTML renderings.
 
-Numbers get ``precision`` significant digits (6 by default: 0.938774, -0.0612263, 1.3),
-without trailing zeros; -0 is written 0. Matrices larger than ``max_rows`` x ``max_cols``
+Numbers get ``precision`` significant digits (6 by default: 0.938774, −0.0612263, 1.3),
+without trailing zeros; -0 is written 0. The minus sign is the typographic one, U+2212
+(−0.0612263, 1.5e−05), as everywhere in the rendered math; the LaTeX renderer turns it
+back into TeX's ``-``. Matrices larger than ``max_rows`` x ``max_cols``
 show their first rows and columns and an ellipsis; the JSON keeps every number.
 
 Examples
@@ -10,6 +12,8 @@ Examples
 >>> fmt = Format(precision=4, max_rows=2, max_cols=3)
 >>> fmt.number(0.93877423)
 '0.9388'
+>>> fmt.number(-1.5e-5)
+'−1.5e−05'
 >>> fmt.cells(np.arange(12.0).reshape(3, 4))
 [['0', '1', '2', '⋯'], ['4', '5', '6', '⋯'], ['⋮', '⋮', '⋮', '⋱']]
 """
@@ -24,11 +28,14 @@ import numpy as np
 
 from ..validation import check_positive_int
 
+#: The minus sign of rendered numbers (U+2212), never the ASCII hyphen-minus.
+MINUS = "\u2212"
+
 #: Cells that stand for the rows and columns left out of a shortened matrix.
 H_DOTS, V_DOTS, D_DOTS = "⋯", "⋮", "⋱"
 ELLIPSES = (H_DOTS, V_DOTS, D_DOTS)
 
-_INTEGER_PART = re.compile(r"^-?\d*")
+_INTEGER_PART = re.compile(r"^[-\u2212]?\d*")
 
 
 @dataclass(frozen=True)
@@ -51,9 +58,9 @@ class Format:
         if math.isnan(value):
             return "nan"
         if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
+            return "inf" if value > 0 else MINUS + "inf"
         text = f"{value:.{self.precision}g}"
-        return "0" if text in ("-0", "0") else text
+        return "0" if text in ("-0", "0") else text.replace("-", MINUS)
 
     def cells(self, matrix: np.ndarray) -> list[list[str]]:
         """The strings of a 2-D array, shortened to ``max_rows`` x ``max_cols``."""

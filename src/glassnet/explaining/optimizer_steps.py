@@ -11,6 +11,11 @@ state carried from step to step::
                        theta(t) = theta(t-1) - lr m_hat / (sqrt(v_hat) + eps)
     RMSprop            s(t) = alpha s(t-1) + (1 - alpha) g^2
                        theta(t) = theta(t-1) - lr g / (sqrt(s(t)) + eps)
+    Adam, amsgrad      v_max(t) = max(v_max(t-1), v(t)),  v_hat = v_max / (1 - b2^t)
+    RMSprop, centered  g_avg(t) = alpha g_avg(t-1) + (1 - alpha) g
+                       theta(t) = theta(t-1) - lr g / (sqrt(s(t) - g_avg^2) + eps)
+    clip_norm c        |g| = sqrt(sum of g^2 over every parameter),
+                       g <- min(1, c / (|g| + 1e-6)) g   before the optimizer's rule
 
 The numbers are those ``fit`` computes, bit for bit: a copy of the optimizer steps the
 walk's own flat parameters with the walk's own gradients (``opt.step(flat_params,
@@ -26,11 +31,15 @@ Examples
 array([-0.095626])
 >>> [round(L, 6) for L in trace.optimizer["losses"]]
 [0.063181, 0.041366, 0.019594]
+>>> clipped = gn.explain(net, X, y, optimizer=gn.SGD(0.5, clip_norm=0.1), steps=1)
+>>> round(float(clipped["t1.grad_norm"]), 6), round(float(clipped["t1.clip_scale"]), 6)
+(0.226868, 0.440784)
 """
 
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 
@@ -73,19 +82,6 @@ def check_optimizer(optimizer, lr, steps, has_target: bool, attack) -> Optimizer
         )
     if not isinstance(opt, (SGD, Adam, RMSprop)):
         raise ValueError(f"explain cannot show the steps of {type(opt).__name__}")
-    unsupported = [
-        name
-        for name, on in (
-            ("clip_norm", opt.clip_norm is not None),
-            ("amsgrad", getattr(opt, "amsgrad", False)),
-            ("centered", getattr(opt, "centered", False)),
-        )
-        if on
-    ]
-    if unsupported:
-        raise ValueError(
-            f"explain does not show {', '.join(unsupported)} yet; got {opt!r}"
-        )
     if not has_target:
         raise ValueError(
             "an optimizer step needs a target y: it follows the gradient of the loss, "
@@ -128,8 +124,10 @@ class OptimizerSteps:
             return
         if any(isinstance(layer, Dropout) and layer.p > 0 for layer in net.layers):
             raise ValueError(
-                "explain cannot show optimizer steps through Dropout: training draws "
-                "a random mask each step; remove the Dropout layer to see the steps"
+                "explain cannot show optimizer steps through Dropout: fit draws a "
+                "random mask at every step, while explain shows one deterministic "
+                "pass (Dropout off, as in evaluation), so its steps would not be "
+                "fit's; remove the Dropout layer (or set p=0) to see the steps"
             )
         losses = [trace.loss_value]
         trace.optimizer = {"name": opt.name, "config": opt.config(), "steps": self.k}
@@ -137,7 +135,12 @@ class OptimizerSteps:
         for t in range(1, self.k + 1):
             if t > 1:
                 losses.append(self.gradients(t))
+            norm = None
+            if opt.clip_norm is not None:  # the norm before step() clips in place
+                norm = math.sqrt(float(np.dot(net.flat_grads, net.flat_grads)))
             self.opt.step(net.flat_params, net.flat_grads)  # as the fit loop does
+            if norm is not None:
+                self.clipping(t, norm)
             self.record(t)
         A = net._forward(walk.X, training=False)
         final = net._loss_of_output(walk.loss, A, walk.Y)
@@ -184,6 +187,8 @@ class OptimizerSteps:
             self.alpha = self.scalar("alpha", Sym("α"), opt.alpha)
             self.eps = self.scalar("eps", Sym("ε"), opt.eps)
             self.mu = self.scalar("momentum", Sym("μ"), opt.momentum)
+        if opt.clip_norm is not None:
+            self.c = self.scalar("clip_norm", Sym("c"), opt.clip_norm)
         walk = self.walk
         walk.step(
             "optimizer",
@@ -198,7 +203,7 @@ class OptimizerSteps:
     def rule_note(self) -> str:
         opt = self.opt
         hyper = ", ".join(
-            f"{k} = {str(v).lower() if isinstance(v, bool) else f'{v:g}'}"
+            f"{k} = {str(v).lower() if isinstance(v, bool) else f'{v:g}'.replace('-', '−')}"
             for k, v in opt.config().items()
             if k != "name"
         )
@@ -212,7 +217,17 @@ class OptimizerSteps:
             )
         else:
             cite = "Tieleman and Hinton 2012, as torch.optim.RMSprop"
-        return f"{type(opt).__name__} ({cite}): {hyper}."
+        if getattr(opt, "amsgrad", False):
+            cite += "; amsgrad of Reddi et al. 2018"
+        if getattr(opt, "centered", False):
+            cite += "; centered as Graves 2013"
+        clip = (
+            ""
+            if opt.clip_norm is None
+            else " Before each step the gradient of all parameters together is "
+            "scaled down to norm c when it is longer (torch.nn.utils.clip_grad_norm_)."
+        )
+        return f"{type(opt).__name__} ({cite}): {hyper}.{clip}"
 
     def gradients(self, t: int) -> float:
         """Forward and backward at the weights of step t − 1; returns the loss."""
@@ -254,6 +269,90 @@ class OptimizerSteps:
     def state(self, buffer, off, shape) -> np.ndarray:
         return self.flat(self.opt.state[buffer], off, shape)
 
+    def clipping(self, t: int, norm: float) -> None:
+        """Gradient clipping before step t: the global norm, the scale factor and the
+        clipped gradient of every tensor (read back from the buffer step() clipped)."""
+        walk, net = self.walk, self.walk.net
+        grads = [
+            Q(f"{k + 1}.dL/d{name}") if t == 1 else Q(f"t{t}.{k + 1}.dL/d{name}")
+            for k, name, _, _ in self.tensors
+        ]
+        squares = []
+        for (i, name, _, _), g in zip(self.tensors, grads, strict=True):
+            value = walk.trace[g.key].ravel()
+            squares.append(
+                walk.quantity(
+                    f"t{t}.{i + 1}.sq_norm_{name}",
+                    f"sq_norm_{name}",
+                    i,
+                    Sym(f"‖∂L/∂{name}{i + 1}‖", "", "2"),
+                    np.asarray(float(np.dot(value, value))),
+                    "scalar",
+                )
+            )
+        total = squares[0]
+        for term in squares[1:]:
+            total = Bin("+", total, term)
+        norm_q = walk.quantity(
+            f"t{t}.grad_norm",
+            "grad_norm",
+            None,
+            Sym("‖g‖", "", f"({t})"),
+            np.asarray(norm),
+            "scalar",
+        )
+        walk.step(
+            "optimizer",
+            None,
+            f"Step {t}: the global gradient norm",
+            norm_q,
+            (Fn("√", (total,)),),
+            note="‖∂L/∂W1‖² is the sum of the squares of the entries of ∂L/∂W1 "
+            "(and so on): one norm for all the parameters of the network together.",
+        )
+        factor = min(1.0, self.opt.clip_norm / (norm + 1e-6))
+        scale = walk.quantity(
+            f"t{t}.clip_scale",
+            "clip_scale",
+            None,
+            Sym("r", "", f"({t})"),
+            np.asarray(factor),
+            "scalar",
+        )
+        walk.step(
+            "optimizer",
+            None,
+            f"Step {t}: the clipping factor",
+            scale,
+            (Fn("min", (Num(1), Frac(self.c, Bin("+", norm_q, Num(1e-6))))),),
+            note=(
+                "‖g‖ is above c: every gradient is scaled by r, so the step keeps "
+                "its direction with norm c."
+                if factor < 1.0
+                else "‖g‖ is within c: r = 1, the gradient is used as it is."
+            )
+            + " The 10⁻⁶ keeps the division finite at g = 0, as in "
+            "torch.nn.utils.clip_grad_norm_.",
+        )
+        for (i, name, off, shape), g in zip(self.tensors, grads, strict=True):
+            clipped = walk.quantity(
+                f"t{t}.{i + 1}.clipped_{name}",
+                f"clipped_{name}",
+                i,
+                Sym("ĝ", f"{name}{i + 1}", f"({t})"),
+                self.flat(net.flat_grads, off, shape),
+                "param",
+            )
+            what = "W" if name == "W" else "b"
+            walk.step(
+                "optimizer",
+                i,
+                f"Step {t} · {what}{i + 1}: clipped gradient",
+                clipped,
+                (Bin("*", scale, g),),
+                note="The optimizer's equations below use the clipped gradient ĝ.",
+            )
+
     def record(self, t: int) -> None:
         """The equations of step t for every parameter tensor, with their numbers."""
         walk = self.walk
@@ -272,6 +371,8 @@ class OptimizerSteps:
             k = i + 1
             theta_prev = Q(f"{k}.{name}") if t == 1 else Q(f"t{t - 1}.{k}.{name}")
             g = Q(f"{k}.dL/d{name}") if t == 1 else Q(f"t{t}.{k}.dL/d{name}")
+            if self.opt.clip_norm is not None:
+                g = Q(f"t{t}.{k}.clipped_{name}")
             new_theta = self.flat(walk.net.flat_params, off, shape)
             tensor = _Tensor(self, t, i, name, off, shape, theta_prev, g)
             if isinstance(self.opt, SGD):
@@ -291,20 +392,21 @@ class _Tensor:
         self.off, self.shape = off, shape
         self.theta_prev, self.g = theta_prev, g
 
-    def buffer(self, buffer: str, symbol: str, value=None) -> Q:
-        """Quantity for state ``buffer`` after step t (from the optimizer's state)."""
+    def buffer(self, buffer: str, symbol: str, value=None, suffix: str = "") -> Q:
+        """Quantity for state ``buffer`` after step t (from the optimizer's state);
+        ``suffix`` goes into the symbol's subscript after the tensor (vW1,max)."""
         if value is None:
             value = self.steps.state(buffer, self.off, self.shape)
         return self.walk.quantity(
             f"t{self.t}.{self.k}.{buffer}_{self.name}",
             f"{buffer}_{self.name}",
             self.i,
-            Sym(symbol, f"{self.name}{self.k}", f"({self.t})"),
+            Sym(symbol, f"{self.name}{self.k}{suffix}", f"({self.t})"),
             value,
             "param",
         )
 
-    def previous(self, buffer: str, symbol: str) -> Q:
+    def previous(self, buffer: str, symbol: str, suffix: str = "") -> Q:
         """State ``buffer`` before step t: zeros at step 1 (as the optimizer starts)."""
         if self.t > 1:
             return Q(f"t{self.t - 1}.{self.k}.{buffer}_{self.name}")
@@ -314,7 +416,7 @@ class _Tensor:
                 key,
                 f"{buffer}_{self.name}",
                 self.i,
-                Sym(symbol, f"{self.name}{self.k}", "(0)"),
+                Sym(symbol, f"{self.name}{self.k}{suffix}", "(0)"),
                 np.zeros(self.shape, dtype=self.walk.net.dtype),
                 "param",
             )
@@ -467,6 +569,18 @@ class _Tensor:
             note="⊙ multiplies entry by entry: each gradient entry squared.",
         )
         t = self.t
+        if opt.amsgrad:
+            v_max = self.buffer("v_max", "v", suffix=",max")
+            self.eq(
+                "largest second moment so far (amsgrad)",
+                v_max,
+                Fn("max", (self.previous("v_max", "v", ",max"), v)),
+                note="Entry by entry. amsgrad divides by the largest v seen so far, "
+                "so the step of an entry can only shrink when its gradients grow "
+                "quieter (Reddi et al. 2018). As in torch.optim, the maximum is taken "
+                "of v before its bias correction, and v̂ corrects the maximum.",
+            )
+            v = v_max
         m_hat = self.buffer("m_hat", "m̂", walk.trace[m.key] / (1.0 - opt.beta1**t))
         self.eq(
             "bias-corrected first moment",
@@ -493,7 +607,8 @@ class _Tensor:
             "update in the rearranged form θ − s m / (√v + ε c), with "
             f"c = √(1 − β2^t) = {c:.6g} and s = η c / (1 − β1^t) = {step_size:.6g} "
             "(Kingma and Ba, end of section 2), which spares one pass over the "
-            "parameters; the value shown is the one glassnet computed.",
+            "parameters; the value shown is the one glassnet computed."
+            + (" With amsgrad, v there is v_max." if opt.amsgrad else ""),
         )
 
     # -- RMSprop ------------------------------------------------------------------------
@@ -512,6 +627,32 @@ class _Tensor:
             note="Each gradient entry squared (⊙). No bias correction: s starts at 0, "
             "so the first steps are larger.",
         )
+        if opt.centered:
+            avg = self.buffer("grad_avg", "g", suffix=",avg")
+            self.eq(
+                "mean of the gradient (centered)",
+                avg,
+                Bin(
+                    "+",
+                    Bin("*", s.alpha, self.previous("grad_avg", "g", ",avg")),
+                    Bin("*", Paren(Bin("-", Num(1), s.alpha)), g),
+                ),
+            )
+            trace = self.walk.trace  # s - g_avg^2 as the update computes it
+            centered = self.buffer(
+                "centered",
+                "s",
+                trace[sq.key] - trace[avg.key] * trace[avg.key],
+                suffix=",centered",
+            )
+            self.eq(
+                "centered mean square (an estimate of the variance)",
+                centered,
+                Bin("-", sq, Paren(Bin("⊙", avg, avg))),
+                note="Centered RMSprop divides by the spread of the gradient around "
+                "its running mean rather than by its raw size (Graves 2013).",
+            )
+            sq = centered
         scaled = Frac(g, Bin("+", Fn("√", (sq,)), s.eps))
         if opt.momentum:
             b = self.buffer("momentum_buffer", "b")

@@ -27,6 +27,9 @@ PHASES = {
     "optimizer": "Optimizer steps",
     "perceptron": "Perceptron learning rule",
     "outcome": "Outcome",
+    "interval": "Interval bounds, layer by layer",
+    "linear": "Linear (CROWN) bounds",
+    "verdict": "Verdict",
 }
 
 

@@ -24,7 +24,7 @@ from ..validation import as_float_array, check_input_matrix, check_number
 from . import formulas as F
 from .attack import AttackSteps, check_attack
 from .backprop import BackwardSteps
-from .expr import Bin, Fn, Frac, Q, Sym
+from .expr import Bin, Fn, Frac, Q, Sym, Symbolic
 from .optimizer_steps import OptimizerSteps, check_optimizer
 from .perceptron import explain_perceptron
 from .record import Quantity, Step
@@ -416,8 +416,16 @@ class _Walk(BackwardSteps):
                 "largest z cancels in the ratio and keeps e^z from overflowing."
             )
         title = f"Activation: {F.display_name(activation)}"
-        rhs = F.activation_forward(activation, z)
-        self.step("forward", i, title, a, (rhs,), note=note)
+        rhs = (F.activation_forward(activation, z),)
+        stable = F.stable_activation_forward(activation, z)
+        if stable is not None and np.abs(Z).max() > F.EXP_LIMIT:
+            rhs = (Symbolic(rhs[0]), stable)  # e^z of the first form would overflow
+            note = (
+                f"{z_name} reaches {np.abs(Z).max():.6g} in size, past where e^{z_name} "
+                f"overflows to inf: the numbers are those of the second form, the one "
+                f"glassnet computes, equal to the first and free of overflow."
+            )
+        self.step("forward", i, title, a, rhs, note=note)
 
     def loss_step(self, A) -> None:
         loss, Y, n = self.loss, self.Y, self.n
@@ -454,9 +462,19 @@ class _Walk(BackwardSteps):
                 f"glassnet computes this value from z{L} in the equivalent stable form "
                 f"{stable}, which never takes log 0."
             )
-        rhs = F.loss_value(loss, Q(self.a_key(L)), y, count, n)
+        rhs = (F.loss_value(loss, Q(self.a_key(L)), y, count, n),)
+        if loss.fuses_with(last.output_activation) and not F.textbook_loss_holds(
+            loss, A, Y, value
+        ):  # the textbook form with these numbers takes log 0: show the stable one
+            z = Q(f"{L}.z" if f"{L}.z" in self.trace.quantities else self.a_key(L - 1))
+            rhs = (Symbolic(rhs[0]), F.stable_loss_value(loss, z, y, count, n))
+            notes.append(
+                f"Here a{L} has rounded to exactly 0 or 1 in floating point, so the "
+                f"first form as numbers would take log 0: the numbers are those of "
+                f"the stable form."
+            )
         title = f"Loss: {F.loss_display_name(loss)}"
-        self.step("loss", None, title, Lq, (rhs,), note=" ".join(notes))
+        self.step("loss", None, title, Lq, rhs, note=" ".join(notes))
 
     def count(self) -> int:
         """N, the number of terms the loss averages: n (cross-entropy) or n k."""

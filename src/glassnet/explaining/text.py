@@ -16,7 +16,7 @@ import textwrap
 from dataclasses import dataclass
 
 from .expr import Bin, Frac, Neg, Num, Q, Renderer, Sym
-from .numbers import Format, decimal_align
+from .numbers import MINUS, Format, decimal_align
 from .record import PHASES, Record
 from .shapes import cut_lines, summary_lines
 
@@ -122,7 +122,7 @@ class TextRenderer(Renderer):
 
     def node_num(self, expr, tight):
         text = expr.text()
-        if tight and text.startswith("-"):
+        if tight and text.startswith(MINUS):
             return self.paren(Box([text]))
         return Box([text])
 

@@ -184,6 +184,41 @@ def _torch_activation(nn, activation, double: bool, index: int):
     )
 
 
+#: The hook registries of a torch module: a hook changes what forward computes (or
+#: its gradient), which the copied weights alone cannot carry.
+_HOOKS = (
+    ("_forward_hooks", "forward hook"),
+    ("_forward_pre_hooks", "forward-pre hook"),
+    ("_backward_hooks", "backward hook"),
+    ("_backward_pre_hooks", "backward-pre hook"),
+)
+
+
+def _check_plain(module) -> None:
+    """ValueError for a module (or submodule) with hooks, or with parameters on the
+    meta device (shapes without values)."""
+    for position, m in module.named_modules():
+        where = f"position {position!r}" if position else "the nn.Sequential itself"
+        for attribute, kind in _HOOKS:
+            hooks = getattr(m, attribute, None)
+            if hooks:
+                names = ", ".join(
+                    getattr(h, "__qualname__", repr(h)) for h in hooks.values()
+                )
+                raise ValueError(
+                    f"from_torch: {where} ({type(m).__name__}) has a {kind} ({names}); "
+                    "hooks change what the module computes and are not converted: "
+                    "remove them (handle.remove()) first"
+                )
+    for name, p in [*module.named_parameters(), *module.named_buffers()]:
+        if p.device.type == "meta":
+            raise ValueError(
+                f"from_torch: {name!r} is on the meta device (a shape without "
+                "values); load or initialise the weights first (module.to_empty("
+                "device='cpu') and a state dict)"
+            )
+
+
 def from_torch(module, seed=None) -> Sequential:
     """A glassnet ``Sequential`` with the weights of a ``torch.nn.Sequential``.
 
@@ -207,7 +242,9 @@ def from_torch(module, seed=None) -> Sequential:
     Raises
     ------
     TypeError / ValueError
-        For any other module, naming it and its position (torch's dotted name).
+        For any other module, naming it and its position (torch's dotted name); for
+        a module with forward, forward-pre or backward hooks; for weights on the
+        meta device.
 
     Examples
     --------
@@ -238,7 +275,8 @@ def from_torch(module, seed=None) -> Sequential:
     entries = list(_flatten(nn, module, prefix=""))
     if not entries:
         raise ValueError("from_torch: the nn.Sequential is empty; it has no layers")
-    dtype = _module_dtype(torch, entries)
+    dtype = _module_dtype(torch, entries)  # lazy modules refused here first
+    _check_plain(module)
     first_position, first = entries[0]
     if type(first) is not nn.Linear:
         raise ValueError(

@@ -250,9 +250,107 @@ def _check_widths(specs: list[LayerSpec]) -> None:
             width = spec.out_features
 
 
-def check_rng_state(state, where: str) -> np.random.BitGenerator:
-    """A bit generator from a registered name with ``state`` applied (numpy checks
-    the values)."""
+_U32 = 2**32
+_U64 = 2**64
+_U128 = 2**128
+#: Each bit generator's state, field by field: ``(kind, count, bound)`` for a field
+#: under ``state`` (kind "int": one integer in [0, bound); kind "array": a list of
+#: ``count`` integers, each in [0, bound)) plus its top-level fields. numpy's own
+#: setters cast without range checks, and an out-of-range buffer position (Philox
+#: ``buffer_pos = -2**31``) makes the first draw read outside its buffer, so nothing
+#: reaches numpy before every field is checked here.
+_RNG_FIELDS: dict[str, tuple[dict, dict]] = {
+    "PCG64": (
+        {"state": ("int", None, _U128), "inc": ("int", None, _U128)},
+        {"has_uint32": ("int", None, 2), "uinteger": ("int", None, _U32)},
+    ),
+    "PCG64DXSM": (
+        {"state": ("int", None, _U128), "inc": ("int", None, _U128)},
+        {"has_uint32": ("int", None, 2), "uinteger": ("int", None, _U32)},
+    ),
+    "MT19937": (
+        {"key": ("array", 624, _U32), "pos": ("int", None, 625)},
+        {},
+    ),
+    "Philox": (
+        {"counter": ("array", 4, _U64), "key": ("array", 2, _U64)},
+        {
+            "buffer": ("array", 4, _U64),
+            "buffer_pos": ("int", None, 5),
+            "has_uint32": ("int", None, 2),
+            "uinteger": ("int", None, _U32),
+        },
+    ),
+    "SFC64": (
+        {"state": ("array", 4, _U64)},
+        {"has_uint32": ("int", None, 2), "uinteger": ("int", None, _U32)},
+    ),
+}
+
+
+def _rng_field(value, where: str, key: str, kind: str, count, bound: int):
+    """One checked field: a Python int, or a numpy array of the generator's dtype."""
+    if kind == "int":
+        if (
+            not isinstance(value, (int, np.integer))
+            or isinstance(value, (bool, np.bool_))
+            or not 0 <= int(value) < bound
+        ):
+            _fail(
+                where,
+                f"{key} must be an integer in [0, {bound - 1}], got {_short(value)}",
+            )
+        return int(value)
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "iu" or value.ndim != 1:
+            _fail(
+                where,
+                f"{key} must be {count} integers, got a {value.dtype} array of shape "
+                f"{value.shape}",
+            )
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)) or len(value) != count:
+        length = len(value) if isinstance(value, (list, tuple)) else None
+        _fail(
+            where,
+            f"{key} must be a list of {count} integers, got "
+            f"{_short(value) if length is None else f'{length} items'}",
+        )
+    for i, item in enumerate(value):
+        if (
+            not isinstance(item, (int, np.integer))
+            or isinstance(item, (bool, np.bool_))
+            or not 0 <= int(item) < bound
+        ):
+            _fail(
+                where,
+                f"{key}[{i}] must be an integer in [0, {bound - 1}], got "
+                f"{_short(item)}",
+            )
+    dtype = np.uint32 if bound == _U32 else np.uint64
+    return np.array([int(item) for item in value], dtype=dtype)
+
+
+def rng_state_checked(state, where: str) -> dict:
+    """A bit generator's state rebuilt from checked parts.
+
+    Every field of the registered generator is checked (type, length, range: Philox
+    ``0 <= buffer_pos <= 4``, MT19937 ``0 <= pos <= 624``, ``has_uint32`` 0 or 1,
+    words within their unsigned width); unknown or missing keys are refused. The
+    result holds only values numpy can use as they are.
+
+    Examples
+    --------
+    >>> state = np.random.Philox(1).state
+    >>> rng_state_checked(state, "rng")["buffer_pos"]
+    4
+    >>> state["buffer_pos"] = -5
+    >>> try:
+    ...     rng_state_checked(state, "rng")
+    ... except ModelFormatError as error:
+    ...     print(error)
+    rng: not a valid Philox state: buffer_pos must be an integer in [0, 4], got -5
+    """
     if not isinstance(state, dict):
         _fail(where, f"must be a JSON object, got {_short(state)}")
     name = state.get("bit_generator")
@@ -262,11 +360,32 @@ def check_rng_state(state, where: str) -> np.random.BitGenerator:
             f"unknown bit generator {_short(name)}; expected one of "
             f"{sorted(BIT_GENERATORS)}",
         )
-    bit_generator = BIT_GENERATORS[name]()
+    inner_fields, outer_fields = _RNG_FIELDS[name]
+    where = f"{where}: not a valid {name} state"
+    _keys(state, where, {"bit_generator", "state", *outer_fields})
+    _keys(state["state"], f"{where}, state", set(inner_fields))
+    checked = {"bit_generator": name}
+    checked["state"] = {
+        key: _rng_field(state["state"][key], where, f"state.{key}", *spec)
+        for key, spec in inner_fields.items()
+    }
+    for key, spec in outer_fields.items():
+        checked[key] = _rng_field(state[key], where, key, *spec)
+    return checked
+
+
+def check_rng_state(state, where: str) -> np.random.BitGenerator:
+    """A bit generator from a registered name with ``state`` applied, every field
+    checked first (``rng_state_checked``)."""
+    checked = rng_state_checked(state, where)
+    bit_generator = BIT_GENERATORS[checked["bit_generator"]]()
     try:
-        bit_generator.state = state
+        bit_generator.state = checked
     except (TypeError, ValueError, KeyError, OverflowError, IndexError) as error:
-        _fail(where, f"not a valid {name} state: {_short(str(error), 120)}")
+        _fail(
+            where,
+            f"not a valid {checked['bit_generator']} state: {_short(str(error), 120)}",
+        )
     return bit_generator
 
 
@@ -282,15 +401,22 @@ def expected_tensors(specs: list[LayerSpec]) -> dict[str, tuple[int, ...]]:
 
 def build_network(dtype: str, specs: list[LayerSpec], params, rng_state) -> Sequential:
     """The network, with its parameters set from ``params`` (name -> array, already
-    checked against ``expected_tensors``) and its generator restored."""
+    checked against ``expected_tensors``) and its generator restored. With ``params``
+    None the parameters are left uninitialised, for the caller to read them in place
+    (``net.layers[i].params``)."""
     layers = []
     for i, spec in enumerate(specs):
         layer = spec.make()
         # Set before Sequential builds the layer, so it keeps these instead of drawing
-        # (and allocating) fresh initial weights.
+        # (and allocating) fresh initial weights. np.empty pages are never touched
+        # (Sequential copies them into its flat buffer), so they take no memory.
         layer.params = {
-            name: np.array(params[f"layers.{i}.{name}"], dtype=dtype)
-            for name in spec.param_shapes
+            name: (
+                np.empty(shape, dtype=dtype)
+                if params is None
+                else np.array(params[f"layers.{i}.{name}"], dtype=dtype)
+            )
+            for name, shape in spec.param_shapes.items()
         }
         layers.append(layer)
     seed = None

@@ -31,7 +31,14 @@ from . import container
 from .architecture import check_rng_state, rng_state_to_json
 from .atomic import atomic_write
 from .errors import ModelFormatError
-from .model import CHECKPOINT_FORMAT, check_finite, decode_file, encode_network
+from .model import (
+    CHECKPOINT_FORMAT,
+    GlassnetFile,
+    check_finite,
+    decode_file,
+    encode_network,
+    read_model_file,
+)
 
 OPTIMIZER_PREFIX = "optimizer."
 
@@ -298,8 +305,8 @@ def parse_training(meta: dict[str, str], tensors: dict[str, np.ndarray], net) ->
     if config is None and state:
         raise ModelFormatError("optimizer state is present but no optimizer config")
     rng_state = training["rng_state"]
-    if rng_state is not None:
-        check_rng_state(rng_state, "training rng_state")
+    if rng_state is not None:  # numpy sees only the state rebuilt from checked parts
+        rng_state = check_rng_state(rng_state, "training rng_state").state
     return {
         "epoch": training["epoch"],
         "step": training["step"],
@@ -363,7 +370,13 @@ def _is_count(value) -> bool:
 
 def checkpoint_from_bytes(data: bytes, *, allow_nonfinite: bool = False) -> Checkpoint:
     """The checkpoint in ``data``; see ``load_checkpoint``."""
-    loaded = decode_file(data, allow_nonfinite=allow_nonfinite)
+    return _checkpoint_of(
+        decode_file(data, allow_nonfinite=allow_nonfinite), allow_nonfinite
+    )
+
+
+def _checkpoint_of(loaded: GlassnetFile, allow_nonfinite: bool) -> Checkpoint:
+    """The checkpoint in a decoded glassnet file (its training record checked)."""
     if loaded.format != CHECKPOINT_FORMAT:
         raise ModelFormatError(
             f"this is a {loaded.format!r} file, not a checkpoint: load it with gn.load"
@@ -414,9 +427,8 @@ def load_checkpoint(path, *, allow_nonfinite: bool = False) -> Checkpoint:
 
     Raises ``ModelFormatError`` for a bad file or a plain model file.
     """
-    return checkpoint_from_bytes(
-        container.read_file(os.fspath(path)), allow_nonfinite=allow_nonfinite
-    )
+    loaded = read_model_file(path, allow_nonfinite=allow_nonfinite)
+    return _checkpoint_of(loaded, allow_nonfinite)
 
 
 def _position(path: Path) -> tuple[int, int, int] | None:

@@ -15,14 +15,21 @@ format requires). Any failure is a ``ModelFormatError``.
 
 glassnet adds a SHA-256 checksum (metadata key "checksum") over the metadata, the
 tensor table and the tensor bytes, so a flipped bit anywhere is caught on load.
+
+Files are opened only if they are regular files (a FIFO would block, a device never
+end). From a path, the checksum is verified on the tensor bytes streamed in pieces
+before any tensor is allocated, and the tensors are then read straight into their
+arrays (``read_tensors_into``), so loading takes about the file's size once.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
 import os
+import stat
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +51,8 @@ DTYPES = {
 }
 CODE_OF_DTYPE = {dtype: code for code, dtype in DTYPES.items()}
 CHECKSUM_KEY = "checksum"
+#: Tensor bytes are hashed and read in pieces of this size, never the whole file.
+CHUNK_BYTES = 1 << 20
 _ENTRY_KEYS = {"dtype", "shape", "data_offsets"}
 
 
@@ -296,29 +305,113 @@ def decode(data: bytes) -> tuple[Header, dict[str, np.ndarray]]:
     return header, read_tensors(data, header)
 
 
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def open_regular(path):
+    """``path`` opened for reading in binary, after checking it is a regular file.
+
+    Opened without blocking and checked on the open descriptor (no race with a
+    rename): a FIFO would block ``open`` until a writer appears and a device may never
+    end, so both are refused with ``ModelFormatError`` instead of hanging.
+    """
+    path = os.fspath(path)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a folder, not a model file", path)
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _KINDS if test(mode)), "not a file")
+            raise ModelFormatError(
+                f"{path} is {kind}, not a regular file: model files are read from "
+                "regular files only"
+            )
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_header(f) -> Header:
+    """The validated header of the open file ``f`` (read from its start)."""
+    total_size = os.fstat(f.fileno()).st_size
+    f.seek(0)
+    prefix = f.read(8)
+    n = header_length(prefix, total_size)
+    prefix += f.read(n)
+    return parse_header(prefix, total_size)
+
+
 def read_header_of_file(path) -> Header:
     """The validated header of a file, reading only its first 8 + N bytes."""
-    with open(os.fspath(path), "rb") as f:
-        total_size = os.fstat(f.fileno()).st_size
-        prefix = f.read(8)
-        n = header_length(prefix, total_size)
-        prefix += f.read(n)
-    return parse_header(prefix, total_size)
+    with open_regular(path) as f:
+        return read_header(f)
 
 
 def read_file(path) -> bytes:
     """A file's bytes, after checking its header length (so nothing huge is read for
     a file that cannot be safetensors)."""
-    with open(os.fspath(path), "rb") as f:
+    with open_regular(path) as f:
         total_size = os.fstat(f.fileno()).st_size
         prefix = f.read(8)
         header_length(prefix, total_size)
         return prefix + f.read()
 
 
+def verify_checksum_streamed(f, header: Header) -> None:
+    """Checks the stored checksum by hashing the tensor bytes of ``f`` piece by piece:
+    a corrupted file is refused before any tensor is allocated."""
+    stored = _stored_checksum(header)
+    digest = _checksum_start(header.metadata, header.entries)
+    f.seek(header.data_start)
+    chunk = bytearray(CHUNK_BYTES)
+    while n := f.readinto(chunk):
+        digest.update(memoryview(chunk)[:n])
+    _compare_checksum(stored, digest.hexdigest())
+
+
+def read_tensors_into(f, header: Header, targets: dict[str, np.ndarray]):
+    """Every tensor of ``f``, read straight into ``targets[name]`` where given (a
+    C-contiguous array of the entry's dtype and shape) or into a new array, hashed
+    again on the way (the file may have changed since ``verify_checksum_streamed``).
+    Returns name -> array."""
+    stored = _stored_checksum(header)
+    digest = _checksum_start(header.metadata, header.entries)
+    tensors = {}
+    f.seek(header.data_start)
+    for name, entry in sorted(header.entries.items(), key=lambda item: item[1].begin):
+        dtype = DTYPES[entry.dtype]
+        array = targets.get(name)
+        if array is None:
+            array = np.empty(entry.shape, dtype=dtype)
+        elif array.shape != entry.shape or array.dtype != dtype:  # pragma: no cover
+            raise ValueError(f"target for {name!r} does not match its entry")
+        raw = memoryview(array.reshape(-1)).cast("B")
+        done = 0
+        while done < len(raw):
+            n = f.readinto(raw[done : done + CHUNK_BYTES])
+            if not n:
+                raise ModelFormatError(
+                    f"the file ended inside tensor {_short(name, 60)} (it changed "
+                    "while it was read)"
+                )
+            digest.update(raw[done : done + n])
+            done += n
+        tensors[name] = array
+    _compare_checksum(stored, digest.hexdigest())
+    return tensors
+
+
 # -- checksum -----------------------------------------------------------------------
-def checksum(metadata: dict[str, str], entries: dict[str, Entry], buffer) -> str:
-    """SHA-256 of the metadata (less the checksum), the tensor table and the bytes."""
+def _checksum_start(metadata: dict[str, str], entries: dict[str, Entry]):
+    """The SHA-256 state after the metadata (less the checksum) and the table."""
     table = {
         name: [e.dtype, list(e.shape), [e.begin, e.end]] for name, e in entries.items()
     }
@@ -328,24 +421,39 @@ def checksum(metadata: dict[str, str], entries: dict[str, Entry], buffer) -> str
     digest.update(b"\n")
     digest.update(canonical_json(table).encode("utf-8"))
     digest.update(b"\n")
+    return digest
+
+
+def checksum(metadata: dict[str, str], entries: dict[str, Entry], buffer) -> str:
+    """SHA-256 of the metadata (less the checksum), the tensor table and the bytes."""
+    digest = _checksum_start(metadata, entries)
     digest.update(buffer)
     return digest.hexdigest()
 
 
-def verify_checksum(data: bytes, header: Header) -> None:
+def _stored_checksum(header: Header) -> str:
     stored = header.metadata.get(CHECKSUM_KEY)
     if stored is None:
         raise ModelFormatError(
             "the file has no checksum; every file glassnet writes has one"
         )
-    actual = checksum(
-        header.metadata, header.entries, memoryview(data)[header.data_start :]
-    )
+    return stored
+
+
+def _compare_checksum(stored: str, actual: str) -> None:
     if stored != actual:
         raise ModelFormatError(
             "checksum mismatch: the file was corrupted or edited after it was saved "
             f"(stored {_short(stored, 70)}, computed {actual})"
         )
+
+
+def verify_checksum(data: bytes, header: Header) -> None:
+    stored = _stored_checksum(header)
+    actual = checksum(
+        header.metadata, header.entries, memoryview(data)[header.data_start :]
+    )
+    _compare_checksum(stored, actual)
 
 
 # -- writing ------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import container
 from .checkpoint import parse_training
-from .model import CHECKPOINT_FORMAT, decode_file
+from .model import CHECKPOINT_FORMAT, read_model_file
 
 
 def describe(path) -> str:
@@ -27,7 +27,7 @@ def describe(path) -> str:
     glassnet model file (format version 1, written by glassnet 0.1.0)
     """
     path = os.fspath(path)
-    loaded = decode_file(container.read_file(path), allow_nonfinite=True)
+    loaded = read_model_file(path, allow_nonfinite=True)
     net = loaded.net
     kind = "checkpoint" if loaded.format == CHECKPOINT_FORMAT else "model file"
     lines = [

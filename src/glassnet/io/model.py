@@ -17,7 +17,6 @@ Loading checks all of it (see ``container`` and ``architecture``) and raises
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,10 +190,23 @@ def check_finite(name: str, array: np.ndarray) -> None:
         )
 
 
-def decode_file(data: bytes, *, allow_nonfinite: bool = False) -> GlassnetFile:
-    """Validates a whole glassnet file and rebuilds its network."""
-    data = bytes(data)  # one immutable copy for parsing, tensors and the checksum
-    header, tensors = container.decode(data)
+@dataclass
+class _Checked:
+    """What the header says, checked: everything but the tensor bytes."""
+
+    format: str
+    format_version: int
+    glassnet_version: str
+    dtype: str
+    specs: list
+    rng_state: dict | None
+    metadata: dict
+    expected: dict[str, tuple[int, ...]]
+
+
+def _check_header(header: container.Header) -> _Checked:
+    """The metadata, the architecture and the tensor table checked against each
+    other; no tensor byte is needed."""
     meta = header.metadata
     fmt, version = _format_of(meta)
     library_version = _required(meta, "glassnet_version")
@@ -238,12 +250,61 @@ def decode_file(data: bytes, *, allow_nonfinite: bool = False) -> GlassnetFile:
                 f"unexpected tensor {name[:60]!r}: the architecture has no such "
                 "parameter"
             )
+    return _Checked(
+        fmt, version, library_version, dtype, specs, rng_state, extra, expected
+    )
+
+
+def decode_file(data: bytes, *, allow_nonfinite: bool = False) -> GlassnetFile:
+    """Validates a whole glassnet file and rebuilds its network."""
+    data = bytes(data)  # one immutable copy for parsing, tensors and the checksum
+    header, tensors = container.decode(data)
+    checked = _check_header(header)
     if not allow_nonfinite:
-        for name in expected:
+        for name in checked.expected:
             check_finite(name, tensors[name])
     container.verify_checksum(data, header)
-    net = build_network(dtype, specs, tensors, rng_state)
-    return GlassnetFile(fmt, version, library_version, net, extra, header, tensors)
+    net = build_network(checked.dtype, checked.specs, tensors, checked.rng_state)
+    return GlassnetFile(
+        checked.format,
+        checked.format_version,
+        checked.glassnet_version,
+        net,
+        checked.metadata,
+        header,
+        tensors,
+    )
+
+
+def read_model_file(path, *, allow_nonfinite: bool = False) -> GlassnetFile:
+    """Validates the glassnet file at ``path`` and rebuilds its network, reading the
+    file as a stream: the header is checked first, then the checksum over the tensor
+    bytes read piece by piece (a corrupted file is refused before anything large is
+    allocated), then the parameters are read straight into the network's flat buffer.
+    Peak memory is about the parameters' size once."""
+    with container.open_regular(path) as f:
+        header = container.read_header(f)
+        checked = _check_header(header)
+        container.verify_checksum_streamed(f, header)
+        net = build_network(checked.dtype, checked.specs, None, checked.rng_state)
+        targets = {
+            f"layers.{i}.{name}": array
+            for i, layer in enumerate(net.layers)
+            for name, array in layer.params.items()
+        }
+        tensors = container.read_tensors_into(f, header, targets)
+    if not allow_nonfinite:
+        for name in checked.expected:
+            check_finite(name, tensors[name])
+    return GlassnetFile(
+        checked.format,
+        checked.format_version,
+        checked.glassnet_version,
+        net,
+        checked.metadata,
+        header,
+        tensors,
+    )
 
 
 def from_bytes(data: bytes, *, allow_nonfinite: bool = False, return_metadata=False):
@@ -269,9 +330,14 @@ def load(path, *, allow_nonfinite: bool = False, return_metadata: bool = False):
     Raises
     ------
     ModelFormatError
-        For any file that is not a valid glassnet file, naming what is wrong.
+        For any file that is not a valid glassnet file, naming what is wrong, and
+        for a path that is not a regular file (a FIFO or a device would hang).
     FileNotFoundError
         If there is no file at ``path``.
+
+    The checksum is verified as the file is streamed, before the parameters are
+    allocated; they are then read straight into the network's buffer (peak memory
+    about the file's size).
 
     Examples
     --------
@@ -284,8 +350,5 @@ def load(path, *, allow_nonfinite: bool = False, return_metadata: bool = False):
     ...
     glassnet.io.errors.ModelFormatError: not a safetensors file, or its header is too large: ...
     """
-    return from_bytes(
-        container.read_file(os.fspath(path)),
-        allow_nonfinite=allow_nonfinite,
-        return_metadata=return_metadata,
-    )
+    loaded = read_model_file(path, allow_nonfinite=allow_nonfinite)
+    return (loaded.net, loaded.metadata) if return_metadata else loaded.net

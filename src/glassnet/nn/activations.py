@@ -31,6 +31,7 @@ import numpy as np
 
 from .._fast import ops
 from ..errors import StepGradientError
+from ..validation import check_number
 from .formula import (
     ONE,
     SQRT2,
@@ -202,7 +203,7 @@ class LeakyReLU(Activation):
     init_family = "he"
 
     def __init__(self, negative_slope: float = 0.01):
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = check_number(negative_slope, "negative_slope")
 
     def forward(self, Z, out=None):
         return np.where(Z > 0, Z, self.negative_slope * Z)
@@ -227,7 +228,7 @@ class ELU(Activation):
     init_family = "he"
 
     def __init__(self, alpha: float = 1.0):
-        self.alpha = float(alpha)
+        self.alpha = check_number(alpha, "alpha")
 
     def forward(self, Z, out=None):
         # expm1 keeps precision near 0; min(z, 0) keeps exp from overflowing for z > 0.

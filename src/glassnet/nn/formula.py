@@ -58,7 +58,8 @@ class Num(Expr):
     value: float
 
     def text(self) -> str:
-        return f"{self.value:g}"
+        """As written, with the typographic minus sign (U+2212) of rendered math."""
+        return f"{self.value:g}".replace("-", "\u2212")
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,39 @@ SQRT2 = Sym("√2", upright=True)
 def minus(a: Expr, b: Expr) -> Expr:
     """a - b"""
     return Bin("-", a, b)
+
+
+#: Products whose factor 1 is left unwritten: 1 (e^z − 1) reads e^z − 1.
+_PRODUCTS = ("*", "⊙", "×", "·")
+
+
+def simplified(expr: Expr) -> Expr:
+    """The node as a reader writes it, the same value: a factor 1 of a product
+    dropped (α (e^z − 1) with α = 1 is e^z − 1), and a sum or difference of a negation
+    written with one sign (x + −y is x − y, x − −y is x + y). Only the top node is
+    rewritten (renderers apply it to every node they draw); quantities are never
+    touched, so the numbers line still shows each value where its symbol stood.
+
+    >>> simplified(Bin("*", ONE, Sym("z")))
+    Sym(name='z', sub='', sup='', upright=False)
+    >>> simplified(Bin("+", Sym("x"), Neg(Sym("y")))).op
+    '-'
+    """
+    while isinstance(expr, Bin):
+        if expr.op in _PRODUCTS and expr.left == ONE:
+            expr = _unwrap(expr.right)
+        elif expr.op in _PRODUCTS and expr.right == ONE:
+            expr = _unwrap(expr.left)
+        elif expr.op in ("+", "-") and isinstance(expr.right, Neg):
+            expr = Bin("-" if expr.op == "+" else "+", expr.left, expr.right.arg)
+        else:
+            break
+    return expr
+
+
+def _unwrap(expr: Expr) -> Expr:
+    """(x) without its parentheses, once the factor they grouped for is gone."""
+    return expr.arg if isinstance(expr, Paren) and not expr.square else expr
 
 
 def walk(expr: Expr):

@@ -11,13 +11,16 @@ view into ``net.flat_grads``: the optimizer updates the whole network at once.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import html
+import threading
 
 import numpy as np
 
 from .._fast import ops
-from .._fast.work import WorkArrays
+from .._fast.work import WorkArrays, check_memory
+from ..errors import ConcurrentUseError
 from ..validation import (
     as_generator,
     check_dtype,
@@ -27,6 +30,87 @@ from ..validation import (
 )
 from .layers import Dense, Layer, as_layer
 from .losses import Loss, get_loss
+
+#: Guards the lazy creation of a network's usage record (one per network).
+_CREATING = threading.Lock()
+
+
+class _Usage:
+    """Who uses a network now: the thread fitting it, and the inference passes
+    (predict, evaluate) running in each thread. ``fit`` may not overlap anything
+    done from another thread; inference passes may overlap each other."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fitter: int | None = None  # the thread running fit
+        self._fits = 0  # nested fits in that thread (a callback may fit)
+        self._passes: dict[int, int] = {}  # thread -> inference passes running
+
+    @contextlib.contextmanager
+    def fitting(self):
+        me = threading.get_ident()
+        with self._lock:
+            if self._fitter not in (None, me):
+                raise ConcurrentUseError(
+                    "this network is being fitted in another thread: fit one network "
+                    "from one thread at a time (fit a copy, net.copy(), to train two)"
+                )
+            if any(thread != me for thread in self._passes):
+                raise ConcurrentUseError(
+                    "this network is predicting or evaluating in another thread: fit "
+                    "it only when no other thread uses it (or fit a copy, net.copy())"
+                )
+            self._fitter, self._fits = me, self._fits + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._fits -= 1
+                if self._fits == 0:
+                    self._fitter = None
+
+    @contextlib.contextmanager
+    def inference(self):
+        me = threading.get_ident()
+        with self._lock:
+            if self._fitter not in (None, me):
+                raise ConcurrentUseError(
+                    "this network is being fitted in another thread: predict and "
+                    "evaluate only after fit returns (or predict with a copy made "
+                    "before, net.copy())"
+                )
+            self._passes[me] = self._passes.get(me, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._passes[me] -= 1
+                if not self._passes[me]:
+                    del self._passes[me]
+
+
+def network_memory(
+    widths, dtype="float32", batch_size: int = 0, optimizer_slots: int = 0, dense=None
+) -> int:
+    """Bytes a network of Dense layers ``widths[i] -> widths[i + 1]`` needs: while it
+    is built, each parameter four times (the initial draw, its array, the flat buffer
+    and the gradient); to train, ``optimizer_slots`` more (Adam keeps 2: m and v) and
+    the work arrays of a batch of ``batch_size`` rows (Z, A, dZ of each layer and
+    the gradient passed back to its input). ``dense`` lists the layers with
+    parameters (default: all).
+
+    Examples
+    --------
+    >>> network_memory([2, 3], "float64")  # 9 parameters x 4 copies x 8 bytes
+    288
+    >>> network_memory([2, 3], "float64", batch_size=10, optimizer_slots=2)
+    1312
+    """
+    size = np.dtype(dtype).itemsize
+    layers = range(len(widths) - 1) if dense is None else dense
+    params = sum(widths[i] * widths[i + 1] + widths[i + 1] for i in layers)
+    rows = sum(3 * widths[i + 1] + widths[i] for i in layers) * batch_size
+    return (params * (4 + optimizer_slots) + rows) * size
 
 
 class Sequential:
@@ -42,6 +126,15 @@ class Sequential:
     seed : int, numpy Generator or None
         All randomness (initial weights, dropout masks, shuffling in ``fit``) is drawn
         from ``net.rng``, made from this seed: the same seed gives the same weights.
+
+    Threads: ``predict``, ``predict_proba``, ``predict_classes`` and ``evaluate`` may
+    be called from any number of threads at once on one network (each thread runs
+    on work arrays of its own; the parameters are only read). ``fit`` must not
+    overlap anything done with the network in another thread: it raises
+    ``ConcurrentUseError`` when another thread is fitting, predicting or evaluating,
+    and so do predict and evaluate while another thread fits. ``forward``,
+    ``loss_and_grad`` and ``input_grad`` keep the pass on the layers (for
+    inspection) and belong to one thread at a time.
 
     Examples
     --------
@@ -67,6 +160,10 @@ class Sequential:
         self.rng = as_generator(seed)
         self.layers: list[Layer] = [as_layer(layer) for layer in layers]
         self._widths = self._check_widths()
+        check_memory(
+            network_memory(self._widths, self.dtype, dense=self._dense_layers()),
+            f"a network of {self._n_weights():,} parameters",
+        )
         for i, layer in enumerate(self.layers):
             layer.build(self._widths[i], self.dtype, self.rng, self._init_hint(i))
         self._bind_parameters()
@@ -90,6 +187,14 @@ class Sequential:
                 )
             widths.append(layer.output_features(widths[-1]))
         return widths
+
+    def _dense_layers(self) -> list[int]:
+        """Indices of the Dense layers (the ones with parameters)."""
+        return [i for i, layer in enumerate(self.layers) if isinstance(layer, Dense)]
+
+    def _n_weights(self) -> int:
+        w = self._widths
+        return sum(w[i] * w[i + 1] + w[i + 1] for i in self._dense_layers())
 
     def _init_hint(self, i: int):
         """For a Dense with no activation of its own, the activation layer after it,
@@ -178,9 +283,54 @@ class Sequential:
         self._layer_outputs = outputs
         return A
 
+    # -- inference from any thread ------------------------------------------------------
+    @property
+    def _usage(self) -> _Usage:
+        usage = self.__dict__.get("_usage_record")
+        if usage is None:
+            with _CREATING:  # two threads' first calls must share one record
+                usage = self.__dict__.setdefault("_usage_record", _Usage())
+        return usage
+
+    def _inference_layers(self) -> list[Layer]:
+        """The layers as the calling thread runs an inference pass on them: for each,
+        a shallow copy sharing everything (parameters included) but the work arrays
+        and the stored pass, which belong to this thread."""
+        local = self.__dict__.get("_thread_local")
+        if local is None:
+            with _CREATING:
+                local = self.__dict__.setdefault("_thread_local", threading.local())
+        layers = self.layers
+        known = getattr(local, "layers", ())
+        if len(known) != len(layers) or any(
+            a is not b for a, b in zip(known, layers, strict=True)
+        ):
+            local.layers = tuple(layers)
+            local.work = [WorkArrays() for _ in layers]
+        views = []
+        for layer, work in zip(layers, local.work, strict=True):
+            view = object.__new__(type(layer))
+            view.__dict__.update(layer.__dict__)
+            view._work = work
+            views.append(view)
+        return views
+
+    @staticmethod
+    def _infer(X: np.ndarray, layers: list[Layer]) -> np.ndarray:
+        """Inference pass (dropout off) on a validated batch through ``layers`` (from
+        ``_inference_layers``), into their work arrays: the output is overwritten by
+        the next pass of this thread with the same batch size."""
+        A = X
+        for layer in layers:
+            A = ops.with_reuse(layer.forward, A, False, reuse=True)  # A[l] (n, k_l)
+        return A
+
     # -- loss and backward ------------------------------------------------------------
     def prepare_targets(self, y, loss: Loss) -> np.ndarray:
-        """Targets validated and shaped like the output, for ``loss``."""
+        """Targets validated and shaped like the output, for ``loss``. Boolean
+        labels are the classes 0 and 1 (numpy would read them as a mask)."""
+        if getattr(y, "dtype", None) == np.bool_ and np.ndim(y) == 1:
+            y = np.asarray(y, dtype=np.int64)
         return loss.prepare_targets(y, self.out_features, self.dtype)
 
     def _checked_batch(self, X, y, loss, sample_weight):
@@ -241,8 +391,10 @@ class Sequential:
         self.flat_grads[...] = saved_grads  # in place: layers' grads are views into it
         return dX
 
-    def _loss_of_output(self, loss: Loss, A, Y, sample_weight=None) -> float:
-        last = self.layers[-1]
+    def _loss_of_output(self, loss: Loss, A, Y, sample_weight=None, last=None):
+        """The loss of the output A (from the logits of ``last``, by default the
+        output layer, when the loss fuses with its activation)."""
+        last = self.layers[-1] if last is None else last
         if loss.fuses_with(last.output_activation):
             return loss.value_from_logits(last.preactivation, Y, sample_weight)
         return loss.value(A, Y, sample_weight)
@@ -419,6 +571,8 @@ class Sequential:
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state.pop("_loss_arrays", None)  # scratch arrays, not state: never pickled
+        state.pop("_thread_local", None)  # per-thread scratch of inference passes
+        state.pop("_usage_record", None)  # a copy is used independently
         return state
 
     def __setstate__(self, state: dict) -> None:

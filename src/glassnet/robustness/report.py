@@ -28,10 +28,12 @@ Examples
 from __future__ import annotations
 
 import numbers
+import os
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..io.atomic import atomic_write
 from ..nn.losses import BinaryCrossEntropyLoss, Loss, get_loss
 from ..validation import as_generator, check_positive_int
 from . import attacks as _attacks
@@ -321,7 +323,7 @@ def plot_accuracy_vs_eps(reports, path=None, title="Accuracy under attack"):
     if title:
         ax.set_title(title)
     if path is not None:
-        fig.savefig(path, dpi=120)
+        _save_figure(fig, path)
     return fig
 
 
@@ -371,8 +373,20 @@ def plot_adversarial_examples(
     if title:
         fig.suptitle(title, fontsize=10)
     if path is not None:
-        fig.savefig(path, dpi=120)
+        _save_figure(fig, path)
     return fig
+
+
+def _save_figure(fig, path) -> None:
+    """Renders ``fig`` into memory (format from the extension), then writes it with
+    the atomic writer: a failed save leaves the old picture whole."""
+    import io
+
+    path = os.fspath(path)
+    fmt = os.path.splitext(path)[1].lstrip(".").lower() or "png"
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt, dpi=120)
+    atomic_write(path, buffer.getvalue())
 
 
 def _caption(kind: str, a: np.ndarray, loss) -> str:

@@ -8,13 +8,16 @@
   train_step);  ``data``: batches by index;  ``tasks``: what outputs mean;
 - ``history``, ``callbacks`` (the protocol), ``early_stopping``, ``checkpoint``,
   ``csv_logger``, ``lr_scheduler``, ``progress``;
-- ``metrics``, ``predict`` (predict, evaluate).
+- ``metrics``, ``predict`` (predict, evaluate);
+- ``certified``: interval and CROWN-IBP bounds with their gradients, for
+  ``fit(certify=eps)``.
 """
 
 from __future__ import annotations
 
 from . import metrics
 from .callbacks import Callback, CallbackList, LambdaCallback
+from .certified import CertifiedTraining
 from .checkpoint import ModelCheckpoint
 from .config import TrainConfig
 from .csv_logger import CSVLogger
@@ -30,6 +33,7 @@ __all__ = [
     "CSVLogger",
     "Callback",
     "CallbackList",
+    "CertifiedTraining",
     "EarlyStopping",
     "History",
     "LambdaCallback",

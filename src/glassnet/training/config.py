@@ -46,6 +46,7 @@ from ..optim import Optimizer, get_optimizer
 from ..optim.schedules import Schedule
 from ..validation import check_number, check_positive_int
 from .callbacks import Callback
+from .certified import CertifiedTraining
 from .data import check_class_weight
 from .early_stopping import EarlyStopping
 from .metrics import check_metrics
@@ -105,6 +106,21 @@ class TrainConfig:
         and the step minimises L = (1 - mix) L(x, y) + mix L(x_adv, y). Any object
         with the two methods fit uses, ``wrap(step_fn) -> step_fn`` and
         ``config() -> dict``, is accepted.
+    certify : float >= 0 or CertifiedTraining, optional
+        Certified training (IBP, Gowal et al. 2018): the step minimises
+        kappa L(z, y) + (1 - kappa) CE(z~, y), z~ the worst logits over the box
+        |x' - x|_inf <= eps (see ``glassnet.training.certified``). A number is the
+        eps, with the four settings below; kept as a CertifiedTraining.
+    certify_method : "ibp" or "crown-ibp", default "ibp"
+        "crown-ibp" (Zhang et al. 2020) mixes CROWN-IBP margins in, with beta
+        going from 1 to 0 over the ramp; ReLU hidden layers only.
+    certify_ramp : None, number, (start_epoch, ramp_epochs) or callable
+        eps grows from 0 to its value (and kappa from 1 to 0.5) over the first half
+        of the run (None), over the first r epochs (a number), from start_epoch over
+        ramp_epochs (a pair), or as f(progress in epochs) -> [0, 1] (a callable).
+    certify_kappa : (start, end), default (1.0, 0.5)
+    certify_clip : (lo, hi), optional
+        The data range the boxes are cut to (pixels: (0, 1)).
 
     Raises
     ------
@@ -127,6 +143,11 @@ class TrainConfig:
     initial_step: int = 0
     verbose: int = 1
     adversarial: Any = None
+    certify: Any = None
+    certify_method: str = "ibp"
+    certify_ramp: Any = None
+    certify_kappa: tuple = (1.0, 0.5)
+    certify_clip: tuple | None = None
 
     def __post_init__(self):
         # Each setting in its checked form; the dataclass is frozen, hence
@@ -152,6 +173,7 @@ class TrainConfig:
             raise ValueError(f"verbose must be 0, 1 or 2, got {self.verbose!r}")
         put("verbose", int(self.verbose))
         _check_adversarial(self.adversarial)
+        put("certify", self._checked_certify())
         put(
             "validation_split",
             check_number(
@@ -170,6 +192,34 @@ class TrainConfig:
     def resuming(self) -> bool:
         """True when the run starts after the beginning (initial_epoch/step > 0)."""
         return self.initial_epoch > 0 or self.initial_step > 0
+
+    def _checked_certify(self) -> CertifiedTraining | None:
+        """``certify`` as a CertifiedTraining (or None), its settings checked."""
+        options = {
+            "certify_method": (self.certify_method, "ibp"),
+            "certify_ramp": (self.certify_ramp, None),
+            "certify_kappa": (self.certify_kappa, (1.0, 0.5)),
+            "certify_clip": (self.certify_clip, None),
+        }
+        given = [name for name, (value, default) in options.items() if value != default]
+        if self.certify is None or isinstance(self.certify, CertifiedTraining):
+            if given:
+                what = "certify=eps" if self.certify is None else "certify as a number"
+                raise ValueError(f"{', '.join(given)} needs {what}")
+            certify = self.certify
+        else:
+            certify = CertifiedTraining(
+                self.certify, method=self.certify_method, ramp=self.certify_ramp,
+                kappa=self.certify_kappa, clip=self.certify_clip,
+            )  # fmt: skip
+        for name, (_, default) in options.items():  # now held by the setting
+            object.__setattr__(self, name, default)
+        if certify is not None and self.adversarial is not None:
+            raise ValueError(
+                "give adversarial or certify, not both (certified training already "
+                "trains against the worst case over the box)"
+            )
+        return certify
 
     def _checked_seed(self) -> int | None:
         seed = self.seed

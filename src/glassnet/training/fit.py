@@ -20,6 +20,7 @@ from ..optim import get_optimizer
 from ..optim.schedules import Schedule
 from ..validation import check_sample_weight
 from .callbacks import CallbackList
+from .certified import check_certify_loss
 from .config import TrainConfig
 from .data import (
     ArrayBatches,
@@ -65,6 +66,11 @@ def fit(
     initial_step: int = 0,
     verbose: int = 1,
     adversarial=None,
+    certify=None,
+    certify_method: str = "ibp",
+    certify_ramp=None,
+    certify_kappa=(1.0, 0.5),
+    certify_clip=None,
     config: TrainConfig | None = None,
 ) -> History:
     """Train ``net`` on (X, y) by minibatch gradient descent; return the History.
@@ -131,6 +137,15 @@ def fit(
         and the step minimises L = (1 - mix) L(x, y) + mix L(x_adv, y) (see
         ``glassnet.attacks.adversarial_step``); the logged loss is this mix and the
         training metrics are on the clean inputs.
+    certify : float >= 0 or CertifiedTraining, optional
+        Certified training: L = kappa L(z, y) + (1 - kappa) CE(z~, y), z~ the worst
+        logits over |x' - x|_inf <= certify by interval bounds (see
+        ``glassnet.training.certified``); needs cross-entropy. The logged loss is
+        this mix.
+    certify_method, certify_ramp, certify_kappa, certify_clip
+        Its method ("ibp", or "crown-ibp" for ReLU networks), the eps ramp (default: the first half of the run),
+        kappa's (start, end) (default (1, 0.5)) and the data range boxes are cut
+        to; see ``TrainConfig``.
     config : TrainConfig, optional
         All the settings above in one object, instead of the keywords.
 
@@ -166,10 +181,13 @@ def fit(
         metrics=metrics, early_stopping=early_stopping, callbacks=callbacks,
         class_weight=class_weight, initial_epoch=initial_epoch,
         initial_step=initial_step, verbose=verbose, adversarial=adversarial,
+        certify=certify, certify_method=certify_method, certify_ramp=certify_ramp,
+        certify_kappa=certify_kappa, certify_clip=certify_clip,
     )  # fmt: skip
-    return _train(
-        net, X, y, _one_config(settings, config), validation_data, sample_weight
-    )
+    with net._usage.fitting():  # ConcurrentUseError if another thread uses net
+        return _train(
+            net, X, y, _one_config(settings, config), validation_data, sample_weight
+        )
 
 
 def _one_config(settings: TrainConfig, config: TrainConfig | None) -> TrainConfig:
@@ -199,6 +217,8 @@ def _train(net, X, y, config: TrainConfig, validation_data, sample_weight) -> Hi
         raise ValueError("give validation_data or validation_split, not both")
     config = _as_run(net, config)
     loss = config.loss
+    if config.certify is not None:
+        check_certify_loss(loss, net, config.certify.method)
     task = output_task(net, loss)
     metrics = resolve_metrics(config.metrics, task)
     data, val = _training_data(net, X, y, config, sample_weight)
@@ -214,6 +234,8 @@ def _train(net, X, y, config: TrainConfig, validation_data, sample_weight) -> Hi
     )  # fmt: skip
     if config.adversarial is not None:
         trainer.step_fn = config.adversarial.wrap(trainer.step_fn)
+    if config.certify is not None:
+        trainer.step_fn = config.certify.wrap(trainer.step_fn, trainer)
     history = trainer.run(config.initial_epoch, config.initial_step)
     history.config = config
     return history
@@ -262,6 +284,8 @@ def _params(config: TrainConfig, data, optimizer, metrics, validation: bool) -> 
     }
     if config.adversarial is not None:
         params["adversarial"] = config.adversarial.config()
+    if config.certify is not None:
+        params["certify"] = config.certify.config()
     return params
 
 

@@ -20,6 +20,8 @@ import os
 
 import numpy as np
 
+from ..io.atomic import atomic_write
+
 
 class History:
     """Per-epoch logs of one call to ``fit``.
@@ -123,9 +125,8 @@ class History:
         """The history as JSON text (also written to ``path`` if given). Non-finite
         numbers become null, so any JSON reader accepts it."""
         text = json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-        if path is not None:
-            with open(path, "w", encoding="utf-8") as handle:
-                handle.write(text)
+        if path is not None:  # atomically: a failed write leaves the old file whole
+            atomic_write(path, text.encode("utf-8"))
         return text
 
     @classmethod

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from .._fast import threads
+from ..errors import InputError
 from ..nn.losses import default_loss, get_loss
 from ..validation import check_input_matrix, check_positive_int, check_sample_weight
 from .data import as_indexable, check_rows
@@ -21,6 +22,11 @@ DEFAULT_BATCH = 1024
 def _rows(net, X, name: str = "X"):
     """X as row-indexable 2-D data (a single sample may be given as a vector)."""
     X = as_indexable(X, name)
+    if np.issubdtype(getattr(X, "dtype", np.float64), np.complexfloating):
+        raise InputError(
+            f"{name} has complex values (dtype {X.dtype}); a network takes real "
+            "numbers: pass X.real or np.abs(X) if that is what is meant"
+        )
     if getattr(X, "ndim", None) == 1:
         X = np.asarray(X).reshape(1, -1)
     if len(X.shape) != 2:
@@ -65,10 +71,11 @@ def predict(net, X, batch_size: int | None = None) -> np.ndarray:
     n = X.shape[0]
     out = np.empty((n, net.out_features), dtype=net.dtype)
     ones = np.ones(net.in_features, dtype=net.dtype)
-    with threads.managed():
+    with net._usage.inference(), threads.managed():
+        layers = net._inference_layers()  # this thread's: safe beside other threads
         for lo in range(0, n, size):
             Xb = _checked_batch(net, X[lo : lo + size], ones)
-            out[lo : lo + size] = net._forward(Xb, training=False, reuse=True)
+            out[lo : lo + size] = net._infer(Xb, layers)
     return out
 
 
@@ -190,15 +197,16 @@ def evaluate_prepared(
     n = X.shape[0]
     outputs = np.empty((n, net.out_features), dtype=net.dtype) if metrics else None
     total = weight_sum = 0.0
-    with threads.managed():
+    with net._usage.inference(), threads.managed():
+        layers = net._inference_layers()  # this thread's: safe beside other threads
         for lo in range(0, n, size):
             Xb = np.asarray(X[lo : lo + size], dtype=net.dtype)
             Yb = Y[lo : lo + size]
             wb = None if sample_weight is None else sample_weight[lo : lo + size]
-            A = net._forward(Xb, training=False, reuse=True)
+            A = net._infer(Xb, layers)
             weight = len(Yb) if wb is None else float(wb.sum())
             if weight > 0:
-                total += net._loss_of_output(loss, A, Yb, wb) * weight
+                total += net._loss_of_output(loss, A, Yb, wb, layers[-1]) * weight
                 weight_sum += weight
             if outputs is not None:
                 outputs[lo : lo + size] = A

@@ -1,0 +1,106 @@
+"""Falsification: look for an input in the region whose output is in an unsafe set.
+
+The objective is the property's margin at x,
+
+    margin(x) = min over unsafe sets k of  max over rows i of (C_k y - d_k)_i,
+
+which is <= 0 exactly when y = f(x) lies in some unsafe set. Sampling (the centre, the
+corners, random points) comes first, then projected gradient descent on the margin with
+random restarts. A candidate counts only after the model's own forward pass, in its
+own dtype, puts its output in an unsafe set and the input (as the model reads it) in
+the region.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from .network import VerifiedNetwork, model_outputs
+from .spec import Box, Property
+
+
+def margins(prop: Property, Y: np.ndarray) -> np.ndarray:
+    """margin(x) for each row of Y (n, n_out): (n,); <= 0 means unsafe."""
+    Y = np.atleast_2d(Y)
+    per_set = [np.max(Y @ u.C.T - u.d, axis=1) for u in prop.unsafe]
+    return np.min(per_set, axis=0)
+
+
+def _margin_grad(vn: VerifiedNetwork, prop: Property, X: np.ndarray):
+    Y = vn.forward(X)
+    values = np.stack([Y @ u.C.T - u.d for u in prop.unsafe])  # (k, n, m)
+    rows = np.argmax(values, axis=2)  # the active row of each set            (k, n)
+    best = np.take_along_axis(values, rows[..., None], 2)[..., 0]
+    k = np.argmin(best, axis=0)  # the closest set                              (n,)
+    C = np.stack([prop.unsafe[kk].C[rows[kk, i]] for i, kk in enumerate(k)])
+    _, dX = vn.forward_grad(X, C)  # d(c . y)/dx with c the active row         (n, in)
+    return best.min(axis=0), dX
+
+
+def candidates(box: Box, n_random: int, rng) -> np.ndarray:
+    """The centre, the corners (all of them up to 2^10, else random ones), and
+    uniform random points of the box: (n, n_in)."""
+    lo, hi = box.lower, box.upper
+    points = [(lo + hi) / 2]
+    if box.size <= 10:
+        corners = np.array(list(itertools.product((0.0, 1.0), repeat=box.size)))
+    else:
+        corners = rng.integers(0, 2, size=(256, box.size)).astype(np.float64)
+    points.extend(lo + corners * (hi - lo))
+    points.extend(rng.uniform(lo, hi, size=(n_random, box.size)))
+    return np.asarray(points)
+
+
+def pgd(vn, prop, box: Box, X0: np.ndarray, steps: int = 40) -> np.ndarray:
+    """Projected gradient descent on the margin from each row of X0: the end points."""
+    X = X0.copy()
+    step = 0.1 * (box.upper - box.lower)
+    for t in range(steps):
+        _, dX = _margin_grad(vn, prop, X)
+        X = np.clip(X - step * np.sign(dX), box.lower, box.upper)
+        if t % 10 == 9:
+            step = step / 2
+    return X
+
+
+def confirm(net, vn, prop: Property, X: np.ndarray):
+    """The first row of X that the model itself puts in an unsafe set, as
+    (x, y) in float64 (x as the model reads it), or None."""
+    if X.size == 0:
+        return None
+    X_model = np.asarray(X, dtype=net.dtype).astype(np.float64)
+    inside = np.zeros(len(X), dtype=bool)
+    for box in prop.regions:
+        inside |= np.all((X_model >= box.lower) & (X_model <= box.upper), axis=1)
+    X_model = X_model[inside]
+    if X_model.size == 0:
+        return None
+    Y = model_outputs(net, X_model, vn.dropped_softmax)
+    bad = np.flatnonzero(prop.violated_by(Y))
+    for i in bad[np.argsort(margins(prop, Y[bad]))][:16]:
+        # once more alone: a batch may round differently from a single row
+        y = model_outputs(net, X_model[i : i + 1], vn.dropped_softmax)[0]
+        if prop.violated_by(y)[0]:
+            return X_model[i], y
+    return None
+
+
+def falsify(net, vn, prop: Property, box: Box, rng, n_random=256, restarts=8):
+    """A confirmed counterexample (x, y) in ``box``, or None."""
+    X = candidates(box, n_random, rng)
+    values = margins(prop, vn.forward(X))
+    found = confirm(net, vn, prop, X[values <= _slack(values)])
+    if found is not None:
+        return found
+    starts = X[np.argsort(values)[:restarts]]
+    X = pgd(vn, prop, box, starts)
+    values = margins(prop, vn.forward(X))
+    return confirm(net, vn, prop, X[values <= _slack(values)])
+
+
+def _slack(values):
+    # the model's own rounding may put a point the float64 pass calls safe by a hair
+    # into the unsafe set: try those too
+    return 1e-5 * (1.0 + np.max(np.abs(values)))

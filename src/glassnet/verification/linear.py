@@ -1,0 +1,164 @@
+"""Symbolic linear bounds by back-substitution (CROWN, DeepPoly), for many boxes at once.
+
+A bound on c . y is carried backwards as a linear function of each layer's activations,
+
+    c . y >= Lambda_k . a_k + const,
+
+through z = W a + b (Lambda . z = (Lambda W) . a + Lambda . b) and through each
+activation by a linear relaxation  s_l z + t_l <= g(z) <= s_u z + t_u  valid on the
+neuron's bounds [L, U] (positive coefficients take the lower line, negative ones the
+upper). At the input, min over the box of Lambda . x is Lambda . m - |Lambda| . r.
+
+ReLU relaxations: stable neurons are exact; an unstable one (L < 0 < U) takes the
+chord from (L, 0) to (U, U) above and the line a = alpha z below, alpha in [0, 1]
+(alpha = 1 when U > -L, else 0: the smaller area). Leaky ReLU likewise with alpha in
+[slope, 1]. Sigmoid and Tanh fall back to their interval [g(L), g(U)] (a constant
+relaxation, sound since they are increasing).
+
+Rounding: the model's rounding delta (see ``network``) adds |Lambda| . delta per layer.
+This module's own float64 rounding is bounded by running the same recursion on
+absolute values: the computed products of matrices differ from the exact ones by at
+most gamma_N |A_1| ... |A_k| (Higham, 3.5), N the total length of the chain, so the
+bound is lowered by gamma_N times the absolute recursion's value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .interval import U64, interval_bounds
+from .network import Block, VerifiedNetwork
+
+
+def relaxation(block: Block, L: np.ndarray, U: np.ndarray):
+    """(s_l, t_l, s_u, t_u), each like L: s_l z + t_l <= g(z) <= s_u z + t_u on [L, U]."""
+    kind = block.activation
+    one, zero = np.ones_like(L), np.zeros_like(L)
+    if kind == "identity":
+        return one, zero, one, zero
+    if kind in ("sigmoid", "tanh"):
+        g_lo, g_hi = block.g(L), block.g(U)
+        g_lo = g_lo - 8 * U64 * np.abs(g_lo) - 1e-300
+        g_hi = g_hi + 8 * U64 * np.abs(g_hi) + 1e-300
+        return zero, g_lo, zero, g_hi
+    s = block.slope if kind == "leaky_relu" else 0.0
+    active, inactive = L >= 0, U <= 0
+    unstable = ~(active | inactive)
+    width = np.where(unstable, U - L, 1.0)
+    chord = np.where(unstable, (U - s * L) / width, 0.0)
+    # the chord through (L, sL) and (U, U), lifted by its own rounding
+    lift = 8 * U64 * (np.abs(L) + np.abs(U))
+    s_u = np.where(active, 1.0, np.where(inactive, s, chord))
+    t_u = np.where(unstable, U - chord * U + lift, 0.0)
+    alpha = np.where(U > -L, 1.0, s)
+    s_l = np.where(active, 1.0, np.where(inactive, s, alpha))
+    return s_l, zero, s_u, t_u
+
+
+def _backsubstitute(
+    net, k, Lam, bounds, deltas, lower, upper, start_const, start_abs,
+    alphas=None, betas=None,
+):  # fmt: skip
+    """Lower bound of Lam . z_k + start_const over each box (Lam: (B, m, n_k)).
+
+    alphas: optional {j: (B, m, n_j)} lower slopes for block j's unstable neurons (any
+    value in [slope, 1] is sound); betas: optional {j: (B, m, n_j)} multipliers of the
+    constraints sign_j z_j >= 0, sign_j = +1 where L >= 0 and -1 where U <= 0 (the
+    term -beta sign z added to the bound is <= 0 on the region, so any beta >= 0 is
+    sound)."""
+    const = start_const.copy()
+    Lam_abs = np.abs(Lam)
+    magnitude = start_abs.copy()
+    chain = 0
+    for j in range(k, -1, -1):
+        block = net.blocks[j]
+        if betas is not None and j in betas:
+            L, U = bounds[j]
+            sign = np.where(L >= 0, 1.0, np.where(U <= 0, -1.0, 0.0))
+            Lam = Lam - sign[:, None, :] * betas[j]
+            Lam_abs = Lam_abs + np.abs(betas[j])
+            chain += 1
+        const += Lam @ block.b  # Lambda . b                                    (B, m)
+        err = np.einsum("bmn,bn->bm", np.abs(Lam), deltas[j])
+        const -= err
+        magnitude += Lam_abs @ np.abs(block.b) + err
+        Lam = Lam @ block.W  # Lambda W: coefficients on a_(j-1)          (B, m, n_in)
+        Lam_abs = Lam_abs @ np.abs(block.W)
+        chain += block.W.shape[1] + 4
+        if j == 0:
+            break
+        s_l, t_l, s_u, t_u = relaxation(net.blocks[j - 1], *bounds[j - 1])
+        pos, neg = np.maximum(Lam, 0.0), np.minimum(Lam, 0.0)
+        const += np.einsum("bmn,bn->bm", pos, t_l) + np.einsum("bmn,bn->bm", neg, t_u)
+        magnitude += np.einsum(
+            "bmn,bn->bm", Lam_abs, np.maximum(np.abs(t_l), np.abs(t_u))
+        )
+        s_l = s_l[:, None, :]
+        if alphas is not None and j - 1 in alphas:
+            L, U = bounds[j - 1]
+            unstable = ((L < 0) & (U > 0))[:, None, :]
+            s_l = np.where(unstable, alphas[j - 1], s_l)
+        Lam = pos * s_l + neg * s_u[:, None, :]
+        Lam_abs = Lam_abs * np.maximum(np.abs(s_l), np.abs(s_u)[:, None, :])
+    mid, rad = (lower + upper) / 2, (upper - lower) / 2
+    value = np.einsum("bmn,bn->bm", Lam, mid) - np.einsum(
+        "bmn,bn->bm", np.abs(Lam), rad
+    )
+    amax = np.maximum(np.abs(lower), np.abs(upper))
+    magnitude += np.einsum("bmn,bn->bm", Lam_abs, amax)
+    N = chain + lower.shape[1] + 8
+    return value + const - 2 * N * U64 * magnitude
+
+
+def layer_bounds(net: VerifiedNetwork, lower, upper):
+    """Pre-activation bounds of every block by back-substitution, intersected with the
+    interval ones: a list of (L, U), each (B, n_k), and the rounding deltas."""
+    pre, _, deltas = interval_bounds(net, lower, upper)
+    B = lower.shape[0]
+    bounds = []
+    for k, block in enumerate(net.blocks):
+        n = block.W.shape[0]
+        eye = np.eye(n)
+        Lam = np.broadcast_to(np.concatenate([eye, -eye]), (B, 2 * n, n)).copy()
+        zero = np.zeros((B, 2 * n))
+        lb = _backsubstitute(net, k, Lam, bounds, deltas, lower, upper, zero, zero)
+        L = np.maximum(lb[:, :n], pre[k][0])
+        U = np.minimum(-lb[:, n:], pre[k][1])
+        bounds.append((L, np.maximum(U, L)))
+    return bounds, deltas
+
+
+def linear_spec_bounds(net: VerifiedNetwork, lower, upper, C, d):
+    """Lower bounds on C y - d (B, m) over each of B boxes, by back-substitution.
+
+    >>> import glassnet as gn
+    >>> from glassnet.verification.network import read_network
+    >>> net = gn.Sequential(gn.Dense(1, 2, "relu"), gn.Dense(2, 1), dtype="float64")
+    >>> net.layers[0].W, net.layers[0].b = [[1.0], [-1.0]], [0.0, 0.0]
+    >>> net.layers[1].W, net.layers[1].b = [[1.0, 1.0]], [0.0]
+    >>> lb = linear_spec_bounds(read_network(net), [[-1.0]], [[1.0]], [[1.0]], [0.0])
+    >>> bool(-1e-9 < lb[0, 0] <= 0.0)  # |x| >= 0, exactly: relu(x) + relu(-x)
+    True
+    """
+    lower = np.atleast_2d(np.asarray(lower, dtype=np.float64))
+    upper = np.atleast_2d(np.asarray(upper, dtype=np.float64))
+    C = np.atleast_2d(np.asarray(C, dtype=np.float64))
+    d = np.asarray(d, dtype=np.float64).ravel()
+    bounds, deltas = layer_bounds(net, lower, upper)
+    B, K = lower.shape[0], len(net.blocks) - 1
+    last = net.blocks[K]
+    Lam = np.broadcast_to(C, (B,) + C.shape).copy()
+    const = np.broadcast_to(-d, (B, d.size)).copy()
+    magnitude = np.broadcast_to(np.abs(d), (B, d.size)).copy()
+    if last.activation != "identity":  # y = g(z_K): relax, then start at z_K
+        L, U = bounds[K]
+        s_l, t_l, s_u, t_u = relaxation(last, L, U)
+        pos, neg = np.maximum(Lam, 0.0), np.minimum(Lam, 0.0)
+        const += np.einsum("bmn,bn->bm", pos, t_l) + np.einsum("bmn,bn->bm", neg, t_u)
+        amax = np.maximum(np.abs(last.g(L)), np.abs(last.g(U)))
+        const -= np.abs(C) @ last.activation_error(amax, net.u).T  # its own rounding
+        magnitude += np.einsum(
+            "bmn,bn->bm", np.abs(Lam), np.maximum(np.abs(t_l), np.abs(t_u))
+        )
+        Lam = pos * s_l[:, None, :] + neg * s_u[:, None, :]
+    return _backsubstitute(net, K, Lam, bounds, deltas, lower, upper, const, magnitude)

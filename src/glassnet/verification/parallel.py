@@ -1,0 +1,91 @@
+"""Both cores for ReLU-split branch and bound: subproblem batches in worker processes.
+
+A batch of subproblems is cut in one part per worker; each worker bounds its part
+(``relu_split.evaluate``) with one BLAS thread, so two workers use two cores without
+oversubscribing them. Processes start by "forkserver" (or "spawn" where there is no
+forkserver), safe next to threads. The network is sent to each worker once.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+import numpy as np
+
+from ..errors import InputError
+
+_NET = None
+MIN_NEURONS = 400  # below this many hidden neurons, a second process does not pay
+
+
+def _init(vn) -> None:
+    global _NET
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    _NET = vn
+
+
+def _work(box, C, d, phases, steps, parent):
+    from .relu_split import evaluate
+
+    return evaluate(_NET, box, C, d, phases, steps, parent)
+
+
+class Pool:
+    """Worker processes that bound subproblems: ``evaluate`` as in ``relu_split``."""
+
+    def __init__(self, vn, workers: int) -> None:
+        from concurrent.futures import ProcessPoolExecutor
+
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context(
+            "forkserver" if "forkserver" in methods else "spawn"
+        )
+        self.workers = workers
+        self.executor = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init, initargs=(vn,)
+        )
+
+    def evaluate(self, vn, box, C, d, phases, steps, parent=None):
+        D = len(phases[0])
+        cuts = np.array_split(np.arange(D), min(self.workers, D))
+        futures = [
+            self.executor.submit(
+                _work, box, C, d, [p[c] for p in phases], steps,
+                None if parent is None else [(L[c], U[c]) for L, U in parent],
+            )
+            for c in cuts
+        ]  # fmt: skip
+        parts = [f.result() for f in futures]
+        value = np.concatenate([p[0] for p in parts])
+        X = np.concatenate([p[1] for p in parts])
+        scores = {j: np.concatenate([p[2][j] for p in parts]) for j in parts[0][2]}
+        bounds = [
+            (
+                np.concatenate([p[3][k][0] for p in parts]),
+                np.concatenate([p[3][k][1] for p in parts]),
+            )
+            for k in range(len(parts[0][3]))
+        ]
+        return value, X, scores, bounds
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def open_pool(vn, workers: int | None):
+    """A ``Pool`` of ``workers`` processes, or None for one (in-process). None picks 2
+    when the machine has 2 cores and the network has at least ``MIN_NEURONS`` hidden
+    neurons, else 1.
+
+    >>> open_pool(None, 1) is None
+    True
+    """
+    if workers is None:
+        hidden = sum(b.W.shape[0] for b in vn.blocks[:-1])
+        workers = 2 if (os.cpu_count() or 1) >= 2 and hidden >= MIN_NEURONS else 1
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise InputError(f"workers must be a positive integer or None, got {workers!r}")
+    return None if workers == 1 else Pool(vn, workers)

@@ -1,0 +1,321 @@
+"""Complete branch and bound by ReLU splitting, for inputs too many to split.
+
+A subproblem is the input box with some unstable ReLUs fixed: active (z_i >= 0, the
+ReLU is the identity) or inactive (z_i <= 0, it is zero). Fixing a phase tightens the
+neuron's bounds to [max(L, 0), U] or [L, min(U, 0)], which tightens every later
+layer's bounds (recomputed by back-substitution), and the split constraint enters the
+final bound through an optimised multiplier beta >= 0 (``alpha``). Subproblems are
+bounded many at once, lowest bound first; a subproblem whose bound is > 0 is closed
+and recorded as a leaf of the proof tree (its path of splits and its bound).
+
+Counterexamples: the input that minimises each open subproblem's linear bound, then
+PGD from the lowest ones, each confirmed by the model's own forward pass. When no
+unstable ReLU is left, the network is linear on the subproblem and an LP (HiGHS)
+finds its exact minimum: a point below zero is a counterexample candidate (confirmed
+by the model), and otherwise the LP's dual values become the betas of a sound bound
+recomputed with the rounding margins. A subproblem neither closed nor confirmed
+leaves the answer "unknown", never "holds".
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .alpha import alpha_spec_bounds
+from .falsify import confirm, pgd
+from .interval import interval_bounds
+from .linear import _backsubstitute
+from .result import ProofTree
+
+
+def phase_bounds(vn, lower, upper, phases, parent=None):
+    """Pre-activation bounds with the phases fixed ((D, n_j) in {-1, 0, 1} per hidden
+    block): (bounds, deltas, infeasible (D,)), infeasible where a fixed phase
+    contradicts the bounds (the subproblem is empty). parent: bounds valid on a
+    larger region (the parent subproblem's), kept instead of recomputed; only
+    sound to skip the recomputation when the new split is in the last hidden block,
+    which changes no other neuron's bounds."""
+    pre, _, deltas = interval_bounds(vn, lower, upper)
+    D = lower.shape[0]
+    bounds, infeasible = [], np.zeros(D, dtype=bool)
+    for k, block in enumerate(vn.blocks):
+        L, U = pre[k]
+        if parent is not None:
+            L, U = parent[k]
+        elif k > 0:
+            n = block.W.shape[0]
+            eye = np.eye(n)
+            Lam = np.broadcast_to(np.concatenate([eye, -eye]), (D, 2 * n, n)).copy()
+            zero = np.zeros((D, 2 * n))
+            lb = _backsubstitute(vn, k, Lam, bounds, deltas, lower, upper, zero, zero)
+            L, U = np.maximum(lb[:, :n], L), np.minimum(-lb[:, n:], U)
+        if k < len(phases):
+            L = np.where(phases[k] > 0, np.maximum(L, 0.0), L)
+            U = np.where(phases[k] < 0, np.minimum(U, 0.0), U)
+        infeasible |= np.any(L > U, axis=1)
+        bounds.append((L, np.maximum(U, L)))
+    return bounds, deltas, infeasible
+
+
+def relu_split(
+    net, vn, prop, box, deadline, *, batch: int = 16, steps: int = 40,
+    max_domains: int = 20_000, pool=None,
+):  # fmt: skip
+    """("holds" | "violated" | "timeout" | "unknown", counterexample, bounds, tree,
+    n_subproblems) for one region of a ReLU network, one unsafe set at a time (the
+    bounds of sets not reached are -inf)."""
+    tree, worst, total = ProofTree(), np.full(len(prop.unsafe), -np.inf), 0
+    for s, unsafe in enumerate(prop.unsafe):
+        status, found, bound, n = _one_set(
+            net, vn, prop, box, unsafe, s, deadline, tree, batch, steps, max_domains,
+            pool,
+        )  # fmt: skip
+        total += n
+        if status == "violated":
+            return status, found, None, None, total
+        worst[s] = bound
+        if status != "holds":
+            return status, None, worst, tree, total
+    return "holds", None, worst, tree, total
+
+
+def evaluate(vn, box, C, d, phases, steps, parent=None):
+    """(bound (D,), minimising inputs (D, m, n_in), scores, bounds) per subproblem."""
+    D = len(phases[0])
+    lo = np.repeat(box.lower[None], D, axis=0)
+    hi = np.repeat(box.upper[None], D, axis=0)
+    bounds, deltas, infeasible = phase_bounds(vn, lo, hi, phases, parent)
+    rows, details = alpha_spec_bounds(
+        vn, lo, hi, C, d, bounds=bounds, deltas=deltas, beta=True, steps=steps,
+        return_details=True,
+    )  # fmt: skip
+    value = rows.max(axis=1)
+    value[infeasible] = np.inf
+    return value, details["x"], details["scores"], bounds
+
+
+def _take(state, idx):
+    """The subproblems idx (an index array or a boolean mask) of a state."""
+    idx = np.asarray(idx)
+    if idx.dtype == bool:
+        idx = np.flatnonzero(idx)
+    return {
+        "phases": [p[idx] for p in state["phases"]],
+        "paths": [state["paths"][i] for i in idx],
+        "value": state["value"][idx],
+        "X": state["X"][idx],
+        "scores": {j: v[idx] for j, v in state["scores"].items()},
+        "bounds": [(L[idx], U[idx]) for L, U in state["bounds"]],
+    }
+
+
+def _join(a, b):
+    return {
+        "phases": [
+            np.concatenate(pq) for pq in zip(a["phases"], b["phases"], strict=True)
+        ],
+        "paths": a["paths"] + b["paths"],
+        "value": np.concatenate([a["value"], b["value"]]),
+        "X": np.concatenate([a["X"], b["X"]]),
+        "scores": {
+            j: np.concatenate([a["scores"][j], b["scores"][j]]) for j in a["scores"]
+        },
+        "bounds": [
+            (np.concatenate([La, Lb]), np.concatenate([Ua, Ub]))
+            for (La, Ua), (Lb, Ub) in zip(a["bounds"], b["bounds"], strict=True)
+        ],
+    }
+
+
+def _state(pool, vn, box, C, d, phases, paths, steps, parent=None):
+    value, X, scores, bounds = _evaluate(pool, vn, box, C, d, phases, steps, parent)
+    return {"phases": phases, "paths": paths, "value": value, "X": X,
+            "scores": scores, "bounds": bounds}  # fmt: skip
+
+
+def _evaluate(pool, vn, box, C, d, phases, steps, parent=None):
+    if pool is None or len(phases[0]) < 2:
+        return evaluate(vn, box, C, d, phases, steps, parent)
+    return pool.evaluate(vn, box, C, d, phases, steps, parent)
+
+
+def _one_set(net, vn, prop, box, unsafe, s, deadline, tree, batch, steps, cap, pool):
+    C, d = unsafe.C, unsafe.d
+    K = len(vn.blocks) - 1
+    phases = [np.zeros((1, vn.blocks[j].W.shape[0]), np.int8) for j in range(K)]
+    state = _state(pool, vn, box, C, d, phases, [()], steps)
+    n_done, unresolved, low = 1, False, np.inf
+
+    def leaf(path, bound):
+        tree.add([("relu",) + step for step in path], None, None, [bound])
+        tree.leaves[-1]["set"] = s
+
+    while len(state["paths"]):
+        # close what is proved; try the rest against the model
+        closed = state["value"] > 0
+        for i in np.flatnonzero(closed):
+            leaf(state["paths"][i], state["value"][i])
+        low = min(low, state["value"][closed].min(initial=np.inf))
+        state = _take(state, ~closed)
+        if not len(state["paths"]):
+            break
+        order = np.argsort(state["value"])
+        candidates = state["X"][order[:64]].reshape(-1, state["X"].shape[-1])
+        found = confirm(net, vn, prop, candidates)
+        if found is None:
+            found = confirm(
+                net, vn, prop, pgd(vn, prop, box, candidates[:16], steps=20)
+            )
+        if found is not None:
+            return "violated", found, None, n_done
+        # subproblems with no unstable ReLU left: exact by LP
+        unstable = np.concatenate(
+            [(L < 0) & (U > 0) for L, U in state["bounds"][:K]], axis=1
+        )
+        settled = ~np.any(unstable, axis=1)
+        for i in np.flatnonzero(settled):
+            verdict, payload = _leaf_lp(net, vn, prop, box, C, d, state["bounds"], i)
+            if verdict == "violated":
+                return "violated", payload, None, n_done
+            if verdict == "closed":
+                leaf(state["paths"][i], payload)
+                low = min(low, payload)
+            else:
+                unresolved = True
+                low = min(low, state["value"][i])
+        state = _take(state, ~settled)
+        unstable = unstable[~settled]
+        if not len(state["paths"]):
+            break
+        if time.perf_counter() > deadline:
+            return "timeout", None, min(low, state["value"].min()), n_done
+        if len(state["paths"]) + batch > cap:
+            return "unknown", None, min(low, state["value"].min()), n_done
+        # split the lowest-bounded subproblems on their highest-scoring ReLU
+        order = np.argsort(state["value"])
+        pick, rest = order[:batch], order[batch:]
+        flat = np.concatenate([state["scores"][j] for j in range(K)], axis=1)
+        flat = np.where(unstable, flat + 1e-12, -1.0)[pick]
+        choice = np.argmax(flat, axis=1)
+        offsets = np.cumsum([0] + [p.shape[1] for p in state["phases"]])
+        layer = np.searchsorted(offsets, choice, side="right") - 1
+        neuron = choice - offsets[layer]
+        new_phases, new_paths = [], []
+        for side in (1, -1):
+            child = [p[pick].copy() for p in state["phases"]]
+            for r, (j, i) in enumerate(zip(layer, neuron, strict=True)):
+                child[j][r, i] = side
+            new_phases.append(child)
+            new_paths += [
+                state["paths"][p] + ((int(j), int(i), side),)
+                for p, j, i in zip(pick, layer, neuron, strict=True)
+            ]
+        new_phases = [np.concatenate([a, b]) for a, b in zip(*new_phases, strict=True)]
+        # a split in the last hidden block leaves every other neuron's bounds as the
+        # parent's: those children skip the recomputation
+        last = np.concatenate([layer, layer]) == K - 1
+        parents = [(L[pick], U[pick]) for L, U in state["bounds"]]
+        parents = [(np.concatenate([L, L]), np.concatenate([U, U])) for L, U in parents]
+        groups = []
+        for mask, inherit in ((last, True), (~last, False)):
+            if np.any(mask):
+                groups.append(
+                    _state(
+                        pool, vn, box, C, d, [p[mask] for p in new_phases],
+                        [q for q, m in zip(new_paths, mask, strict=True) if m], steps,
+                        [(L[mask], U[mask]) for L, U in parents] if inherit else None,
+                    )
+                )  # fmt: skip
+        children = groups[0] if len(groups) == 1 else _join(*groups)
+        n_done += len(new_paths)
+        state = _join(_take(state, rest), children)
+    if unresolved:
+        return "unknown", None, low, n_done
+    return "holds", None, low, n_done
+
+
+def _leaf_lp(net, vn, prop, box, C, d, bounds, i):
+    """A subproblem whose ReLUs all have a fixed phase, decided by an LP:
+    ("violated", (x, y)) | ("closed", bound) | ("open", None)."""
+    from scipy.optimize import linprog
+
+    n_in = box.size
+    M, c = np.eye(n_in), np.zeros(n_in)  # z_j = M x + c, composed layer by layer
+    rows, rhs, signs = [], [], []
+    K = len(vn.blocks) - 1
+    for j, block in enumerate(vn.blocks):
+        M, c = block.W @ M, block.W @ c + block.b
+        if j == K:
+            break
+        sign = np.where(bounds[j][0][i] >= 0, 1.0, -1.0)  # every neuron is stable here
+        rows.append(-sign[:, None] * M)  # sign z >= 0  <=>  -sign M x <= sign c
+        rhs.append(sign * c)
+        signs.append(sign)
+        active = sign > 0
+        M, c = M * active[:, None], c * active
+    m = C.shape[0]
+    # min t  s.t.  C_r y - d_r <= t,  phase constraints,  x in the box
+    G = np.concatenate([np.concatenate(rows), np.zeros((sum(map(len, rhs)), 1))], 1)
+    H = np.concatenate([C @ M, -np.ones((m, 1))], axis=1)
+    A_ub = np.concatenate([G, H])
+    b_ub = np.concatenate([np.concatenate(rhs), d - C @ c])
+    cost = np.zeros(n_in + 1)
+    cost[-1] = 1.0
+    res = linprog(
+        cost, A_ub=A_ub, b_ub=b_ub,
+        bounds=list(zip(box.lower, box.upper, strict=True)) + [(None, None)],
+        method="highs",
+    )  # fmt: skip
+    box_bounds = list(zip(box.lower, box.upper, strict=True)) + [(None, None)]
+    if res.status == 2 and m == 1:
+        # no point satisfies the phases (per the solver): max s with sign z >= s;
+        # with s* < 0, its duals mu certify that sum mu sign z <= s* < 0 on the
+        # box, and a large multiple of mu as betas lifts the bound above 0, checked
+        # soundly with the rounding margins
+        G_s = np.concatenate([G[:, :-1], np.ones((len(G), 1))], axis=1)
+        res = linprog(
+            -cost, A_ub=G_s, b_ub=np.concatenate(rhs), bounds=box_bounds,
+            method="highs",
+        )  # fmt: skip
+        if res.status != 0 or res.fun <= 0:  # the least slack -fun is not < 0
+            return "open", None
+        duals = -res.ineqlin.marginals
+        scale = 0.0
+        for _ in range(4):
+            scale = 10.0 * (1.0 + scale) / res.fun
+            bound = _dual_bound(vn, box, C, d, bounds, i, signs, scale * duals)
+            if bound > 0:
+                return "closed", bound
+        return "open", None
+    if res.status != 0:
+        return "open", None
+    if res.fun <= 0:
+        found = confirm(net, vn, prop, res.x[None, :n_in])
+        return ("violated", found) if found is not None else ("open", None)
+    if m != 1:
+        return "open", None
+    # the LP's duals as betas, the bound recomputed soundly with the margins
+    bound = _dual_bound(
+        vn, box, C, d, bounds, i, signs, -res.ineqlin.marginals[: len(G)]
+    )
+    return ("closed", bound) if bound > 0 else ("open", None)
+
+
+def _dual_bound(vn, box, C, d, bounds, i, signs, duals):
+    """The sound bound (with the rounding margins) of subproblem i with the given
+    multipliers of its phase constraints as betas."""
+    K = len(vn.blocks) - 1
+    betas, start = {}, 0
+    for j, sign in enumerate(signs):
+        betas[j] = np.maximum(duals[start : start + sign.size], 0.0)[None, None, :]
+        start += sign.size
+    lo, hi = box.lower[None], box.upper[None]
+    one = [(L[i : i + 1], U[i : i + 1]) for L, U in bounds]
+    _, _, deltas = interval_bounds(vn, lo, hi)
+    bound = _backsubstitute(
+        vn, K, C[None].copy(), one, deltas, lo, hi, -d[None].copy(),
+        np.abs(d)[None].copy(), betas=betas,
+    )[0, 0]  # fmt: skip
+    return float(bound)

@@ -1,0 +1,101 @@
+"""Interval and linear bounds: sound on sampled outputs, and how they compare."""
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.verification.branch import set_bounds
+from glassnet.verification.interval import interval_bounds, interval_spec_bounds
+from glassnet.verification.linear import linear_spec_bounds
+from glassnet.verification.network import model_outputs, read_network
+from glassnet.verification.spec import LinearConstraints, Property
+
+ACTIVATIONS = ["relu", "leaky_relu", "tanh", "sigmoid"]
+
+
+def random_case(seed, activation, dtype, n_in=3, width=8):
+    rng = np.random.default_rng(seed)
+    net = gn.Sequential(
+        gn.Dense(n_in, width, activation),
+        gn.Dense(width, width, activation),
+        gn.Dense(width, 2),
+        dtype=dtype,
+        seed=seed,
+    )
+    centre, radius = rng.normal(size=n_in), rng.uniform(0.05, 1.0, n_in)
+    C, d = rng.normal(size=(3, 2)), rng.normal(size=3)
+    return net, centre - radius, centre + radius, C, d, rng
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_sampled_outputs_lie_inside_interval_and_linear_bounds(activation, dtype):
+    for seed in range(6):
+        net, lo, hi, C, d, rng = random_case(seed, activation, dtype)
+        vn = read_network(net)
+        X = rng.uniform(lo, hi, size=(3000, lo.size))
+        X[:8] = lo + (hi - lo) * rng.integers(0, 2, size=(8, lo.size))  # corners
+        Y = np.asarray(net.predict(X.astype(dtype)), dtype=np.float64)
+        lowest = (Y @ C.T - d).min(axis=0)
+        _, post, _ = interval_bounds(vn, lo[None], hi[None])
+        assert np.all(post[-1][0][0] <= Y.min(axis=0))
+        assert np.all(post[-1][1][0] >= Y.max(axis=0))
+        assert np.all(interval_spec_bounds(vn, lo[None], hi[None], C, d)[0] <= lowest)
+        assert np.all(linear_spec_bounds(vn, lo[None], hi[None], C, d)[0] <= lowest)
+
+
+def test_linear_bounds_are_tighter_than_intervals_on_relu_networks():
+    # back-substitution keeps the correlations intervals lose; it is not tighter on
+    # every single row (verify keeps the larger of the two), but it is overall
+    tighter = total = 0
+    for seed in range(20):
+        net, lo, hi, C, d, _ = random_case(seed, "relu", "float64", width=12)
+        vn = read_network(net)
+        interval = interval_spec_bounds(vn, lo[None], hi[None], C, d)
+        linear = linear_spec_bounds(vn, lo[None], hi[None], C, d)
+        tighter += int(np.sum(linear >= interval))
+        total += linear.size
+    assert tighter >= 0.8 * total
+
+
+def test_bounds_of_many_boxes_at_once_match_one_at_a_time():
+    net, lo, hi, C, d, rng = random_case(3, "relu", "float32")
+    vn = read_network(net)
+    cut = rng.uniform(lo, hi, size=(5, lo.size))
+    lows, highs = np.minimum(cut, hi - 0.01), np.full((5, lo.size), hi)
+    together = linear_spec_bounds(vn, lows, highs, C, d)
+    for i in range(5):
+        alone = linear_spec_bounds(vn, lows[i : i + 1], highs[i : i + 1], C, d)
+        np.testing.assert_allclose(together[i], alone[0], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_bounds_only_tighten_on_a_smaller_region(activation):
+    for seed in range(5):
+        net, lo, hi, C, d, rng = random_case(seed, activation, "float64")
+        vn = read_network(net)
+        inner_lo = lo + rng.uniform(0, 0.4, lo.size) * (hi - lo)
+        inner_hi = hi - rng.uniform(0, 0.4, lo.size) * (hi - lo)
+        outer = interval_spec_bounds(vn, lo[None], hi[None], C, d)
+        inner = interval_spec_bounds(vn, inner_lo[None], inner_hi[None], C, d)
+        assert np.all(inner >= outer)
+        prop = Property(
+            gn.Box(lo, hi),
+            tuple(LinearConstraints(c[None], [v]) for c, v in zip(C, d, strict=True)),
+        )
+        assert np.all(
+            set_bounds(vn, prop, inner_lo[None], inner_hi[None], use_linear=False)
+            >= set_bounds(vn, prop, lo[None], hi[None], use_linear=False)
+        )
+
+
+def test_a_final_softmax_is_verified_on_its_logits():
+    net = gn.Sequential(gn.Dense(2, 4, "relu"), gn.Dense(4, 3, "softmax"), seed=0)
+    vn = read_network(net)
+    assert vn.dropped_softmax and vn.blocks[-1].activation == "identity"
+    X = np.random.default_rng(0).normal(size=(5, 2))
+    logits = model_outputs(net, X, True)
+    np.testing.assert_allclose(
+        np.exp(logits) / np.exp(logits).sum(1, keepdims=True), net.predict(X), rtol=1e-5
+    )
+    np.testing.assert_allclose(vn.forward(X), logits, rtol=1e-4, atol=1e-5)
