@@ -29,6 +29,10 @@ OPTIMIZERS = {
     "rmsprop": lambda: gn.RMSprop(0.01),
     "rmsprop_momentum": lambda: gn.RMSprop(0.01, momentum=0.5, weight_decay=0.01),
     "sgd_clip": lambda: gn.SGD(0.1, momentum=0.9, clip_norm=0.3),
+    "sgd_l1": lambda: gn.SGD(0.1, momentum=0.9, weight_decay=0.01, l1=0.02),
+    "adam_l1": lambda: gn.Adam(0.05, weight_decay=0.01, l1=0.01),
+    "adamw_l1": lambda: gn.AdamW(0.05, weight_decay=0.1, l1=0.01),
+    "rmsprop_l1_clip": lambda: gn.RMSprop(0.01, l1=0.01, clip_norm=0.3),
     "adam_amsgrad": lambda: gn.Adam(0.05, beta2=0.6, amsgrad=True, clip_norm=0.5),
     "adamw_amsgrad": lambda: gn.AdamW(0.05, weight_decay=0.1, amsgrad=True),
     "rmsprop_centered": lambda: gn.RMSprop(
@@ -149,6 +153,10 @@ def torch_trajectory(net, X, y, name, k):
         torch.nn.functional.cross_entropy(logits, yt).backward()
         if "clip_norm" in hyper:
             torch.nn.utils.clip_grad_norm_(params, hyper["clip_norm"])
+        if "l1" in hyper:  # torch.optim has no L1 option: its subgradient by hand
+            with torch.no_grad():
+                for p in params:
+                    p.grad.add_(hyper["l1"] * torch.sign(p))
         opt.step()
     return np.concatenate([p.detach().numpy().ravel() for p in params])
 
@@ -247,6 +255,22 @@ def test_sgd_by_hand():
     trace = check_against_hand(gn.SGD(0.5), update, ())
     # step 1 by eye: b2 = 0.2 - 0.5 (-0.0612262)
     assert trace["t1.2.b"][0] == pytest.approx(0.2306131, abs=1e-7)
+
+
+def test_l1_with_momentum_by_hand():
+    def update(t, key, theta, g, state):
+        g_l1 = g + 0.03 * np.sign(theta)
+        state["g_l1", key] = g_l1
+        v = 0.9 * state.get(("velocity", key), 0) + g_l1
+        state["velocity", key] = v
+        return theta - 0.5 * v
+
+    opt = gn.SGD(0.5, momentum=0.9, l1=0.03)
+    trace = check_against_hand(opt, update, ("g_l1", "velocity"))
+    # step 1 by eye: b2 = 0.2 - 0.5 (-0.0612262 + 0.03 sign(0.2))
+    assert trace["t1.2.b"][0] == pytest.approx(0.2 + 0.5 * (0.0612262 - 0.03), abs=1e-7)
+    text = trace.to_text()
+    assert "gradient with the L1 penalty" in text and "sign" in text
 
 
 def test_momentum_by_hand_and_its_textbook_form():

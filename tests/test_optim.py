@@ -48,7 +48,7 @@ def torch_flat(layers):
     return np.concatenate([p.detach().numpy().ravel() for p in torch_params(layers)])
 
 
-def run_both(gn_opt, torch_cls, torch_kwargs, steps=20, clip=None, batches=1):
+def run_both(gn_opt, torch_cls, torch_kwargs, steps=20, clip=None, batches=1, l1=0.0):
     net, layers, X, y = make_problem()
     loss = gn.get_loss("cross_entropy")
     Y = net.prepare_targets(y, loss)
@@ -67,6 +67,10 @@ def run_both(gn_opt, torch_cls, torch_kwargs, steps=20, clip=None, batches=1):
         torch.nn.functional.cross_entropy(logits, yt[idx]).backward()
         if clip is not None:
             torch.nn.utils.clip_grad_norm_(torch_params(layers), clip)
+        if l1:  # torch.optim has no L1 option: its subgradient added by hand
+            with torch.no_grad():
+                for p in torch_params(layers):
+                    p.grad.add_(l1 * torch.sign(p))
         opt_t.step()
     return net.flat_params.copy(), torch_flat(layers), net
 
@@ -467,3 +471,111 @@ def test_step_needs_flat_arrays():
         ValueError, match=r"flat 1-D arrays .* got params of shape \(2, 2\)"
     ):
         gn.SGD().step(np.zeros((2, 2)), np.zeros((2, 2)))
+
+
+# -- L1 ----------------------------------------------------------------------------
+L1_CASES = [
+    ("sgd", gn.SGD, {"lr": 0.1}, torch.optim.SGD, {"lr": 0.1}),
+    (
+        "sgd_momentum_l2",
+        gn.SGD,
+        {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.01},
+        torch.optim.SGD,
+        {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.01},
+    ),
+    (
+        "adam_l2",
+        gn.Adam,
+        {"lr": 0.01, "weight_decay": 0.01},
+        torch.optim.Adam,
+        {"lr": 0.01, "weight_decay": 0.01},
+    ),
+    (
+        "adamw",
+        gn.AdamW,
+        {"lr": 0.01, "weight_decay": 0.1},
+        torch.optim.AdamW,
+        {"lr": 0.01, "weight_decay": 0.1},
+    ),
+    (
+        "rmsprop_centered",
+        gn.RMSprop,
+        {"centered": True, "momentum": 0.5},
+        torch.optim.RMSprop,
+        {"centered": True, "momentum": 0.5},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs, torch_cls, torch_kwargs",
+    [case[1:] for case in L1_CASES],
+    ids=[case[0] for case in L1_CASES],
+)
+def test_l1_matches_torch_with_the_sign_added_to_the_gradient(
+    cls, kwargs, torch_cls, torch_kwargs
+):
+    ours, theirs, _ = run_both(
+        cls(**kwargs, l1=0.02), torch_cls, torch_kwargs, steps=20, batches=3, l1=0.02
+    )
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-9)
+    plain, _, _ = run_both(cls(**kwargs), torch_cls, torch_kwargs, steps=20, batches=3)
+    assert np.abs(ours - plain).max() > 1e-3  # the penalty changed the trajectory
+
+
+def test_l1_with_clipping_matches_torch():
+    opt = gn.SGD(lr=0.5, momentum=0.9, clip_norm=0.05, l1=0.01)
+    ours, theirs, _ = run_both(
+        opt, torch.optim.SGD, {"lr": 0.5, "momentum": 0.9}, clip=0.05, l1=0.01
+    )
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-9)
+
+
+def test_l1_step_by_hand_and_the_gradient_left_alone():
+    theta = np.array([1.0, -2.0, 0.0])
+    g = np.array([0.5, 0.5, 0.5])
+    gn.SGD(lr=0.1, l1=0.2).step(theta, g)
+    # theta - lr (g + l1 sign(theta)), sign(0) = 0
+    expected = [1.0 - 0.1 * (0.5 + 0.2), -2.0 - 0.1 * (0.5 - 0.2), 0.0 - 0.1 * 0.5]
+    np.testing.assert_allclose(theta, expected, rtol=1e-15)
+    np.testing.assert_array_equal(g, [0.5, 0.5, 0.5])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_l1_equals_the_plain_rule_on_the_penalised_gradient(dtype):
+    """l1 > 0 runs the numpy rule on g + l1 sign(theta): bitwise the result of an
+    optimizer without l1 given that gradient (which may take the compiled loop)."""
+    rng = np.random.default_rng(0)
+    theta = rng.normal(size=50).astype(dtype)
+    plain_theta = theta.copy()
+    with_l1, plain = gn.Adam(0.01, l1=0.05), gn.Adam(0.01)
+    for _ in range(5):
+        g = rng.normal(size=50).astype(dtype)
+        penalised = g + 0.05 * np.sign(plain_theta)
+        with_l1.step(theta, g)
+        plain.step(plain_theta, penalised)
+        assert theta.tobytes() == plain_theta.tobytes()
+
+
+def test_l1_config_round_trip_and_validation():
+    opt = gn.RMSprop(0.01, l1=0.003)
+    assert opt.config()["l1"] == 0.003
+    assert gn.get_optimizer(**opt.config()).l1 == 0.003
+    assert "l1" not in gn.SGD(0.1).config()
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="l1"):
+            gn.SGD(0.1, l1=bad)
+    with pytest.raises(TypeError, match="l1"):
+        gn.Adam(0.1, l1="0.1")
+
+
+def test_l1_is_kept_in_a_checkpoint(tmp_path):
+    net = gn.Sequential(gn.Dense(2, 3, "tanh"), gn.Dense(3, 1, "sigmoid"), seed=0)
+    opt = gn.Adam(0.01, l1=0.02)
+    opt.step(net.flat_params, np.ones_like(net.flat_params))
+    path = gn.save_checkpoint(tmp_path / "run.gnck", net, opt, None, None, 1, 1)
+    loaded = gn.load_checkpoint(path).optimizer
+    assert loaded.l1 == 0.02 and loaded.t == 1
+    theta, g = np.array([0.5, -0.5, 0.0]), np.zeros(3)
+    gn.SGD(1.0, l1=loaded.l1).step(theta, g)
+    np.testing.assert_array_equal(theta, [0.48, -0.48, 0.0])

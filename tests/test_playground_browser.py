@@ -17,6 +17,7 @@ import copy
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import glassnet as gn
@@ -174,6 +175,52 @@ def test_the_settings_live_in_the_address(page):
     assert address_settings() == session.config.to_dict()
 
 
+def _shown_accuracy(driver):
+    from selenium.webdriver.common.by import By
+
+    text = driver.find_element(By.ID, "accuracy").text
+    found = re.search(r"Test accuracy ([0-9.]+)%", text)
+    return float(found.group(1)) if found else None
+
+
+@pytest.mark.parametrize("dataset, how", [("xor", "play"), ("circle", "step")])
+def test_it_converges_on_xor_and_circle_in_the_page(page, dataset, how):
+    import json
+    import urllib.parse
+
+    from selenium.webdriver.common.by import By
+
+    driver, server = page
+    session = server.session
+    find = lambda id_: driver.find_element(By.ID, id_)  # noqa: E731
+    settings = {**session.config.to_dict(), "dataset": dataset, "hidden": [8, 8],
+                "activations": ["tanh", "tanh"], "optimizer": "adam", "lr": 0.03}  # fmt: skip
+    driver.get("about:blank")
+    driver.get(server.url + "#" + urllib.parse.quote(json.dumps(settings)))
+    _wait(driver, lambda: session.config.hidden == [8, 8], "settings not applied")
+    _wait(driver, lambda: find("epoch").text == "0", "the page did not draw the run")
+    if how == "play":  # fast: train without waiting for the page
+        find("fast").click()
+        _wait(driver, lambda: session.fast, "fast not sent")
+        find("play").click()
+        _wait(driver, lambda: (_shown_accuracy(driver) or 0) >= 95, "no convergence")
+        find("play").click()  # pause
+        _wait(driver, lambda: not session.playing, "not paused")
+    else:
+        for epoch in range(1, 61):  # a bound on the epochs, not a time
+            find("step").click()
+            _wait(driver, lambda e=epoch: find("epoch").text == str(e), "no step")
+            if _shown_accuracy(driver) >= 95:
+                break
+        assert _shown_accuracy(driver) >= 95
+    # the page shows the session's state, counted again from the network
+    _wait(driver, lambda: find("epoch").text == str(session.epochs_done), "stale")
+    predicted = session.net.predict(session.F_test)[:, 0] > 0.5
+    accuracy = np.mean(predicted == session.data.y_test)
+    assert _shown_accuracy(driver) == pytest.approx(100 * accuracy, abs=0.05)
+    assert accuracy >= (0.95 if how == "step" else 0.9)  # play runs on a little
+
+
 def test_the_exported_model_file_loads_back(page, tmp_path):
     from selenium.webdriver.common.by import By
 
@@ -252,16 +299,57 @@ def test_a_clicked_link_edits_its_weight(page):
     box.clear()
     box.send_keys("1.5", Keys.ENTER)
     _wait(driver, lambda: session.net.layers[0].W[1, 0] == 1.5, "weight not set")
-    title = 'path[data-layer="1"][data-row="2"][data-col="1"] title'
-    _wait(
+    title = '#links path[data-layer="1"][data-row="2"][data-col="1"] title'
+    _wait(  # read in one script: the links are redrawn after every state
         driver,
-        lambda: (
-            driver.find_element(By.CSS_SELECTOR, "#links " + title)
-            .get_attribute("textContent")
-            .endswith("= 1.50000")
-        ),
+        lambda: driver.execute_script(
+            f"const t = document.querySelector('{title}'); "
+            "return t ? t.textContent : '';"
+        ).endswith("= 1.50000"),
         "the drawing did not follow the new weight",
     )
+
+
+def test_a_link_is_chosen_and_edited_by_keyboard(page):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver, server = page
+    session = server.session
+    find = lambda id_: driver.find_element(By.ID, id_)  # noqa: E731
+    _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "#links path"), "")
+    picker = find("link-picker")
+    picked = lambda: driver.execute_script(  # noqa: E731
+        "const p = document.querySelector('#links path.picked');"
+        "return p ? [p.dataset.layer, p.dataset.row, p.dataset.col].join() : '';"
+    )
+    # W1 is 3 x 2 (x1, x2 into 3 neurons), W2 is 1 x 3
+    moves = [
+        (Keys.ARROW_DOWN, "1,1,1"),  # the first key chooses the first link
+        (Keys.ARROW_DOWN, "1,1,2"),
+        (Keys.ARROW_DOWN, "1,2,1"),  # row by row
+        (Keys.ARROW_RIGHT, "2,1,1"),  # the next layer
+        (Keys.ARROW_LEFT, "1,1,1"),
+        (Keys.ARROW_UP, "1,3,2"),  # up from the first wraps to the last
+    ]
+    for key, expected in moves:
+        picker.send_keys(key)
+        _wait(driver, lambda e=expected: picked() == e, f"{key!r}: not {expected}")
+        layer, row, col = map(int, expected.split(","))
+        weight = session.net.layers[layer - 1].W[row - 1, col - 1]
+        shown = find("link-picked").text
+        assert shown.startswith(f"W{layer}[{row},{col}] = ")
+        assert float(shown.split("= ")[1]) == pytest.approx(weight, rel=1e-5)
+    picker.send_keys(Keys.ENTER)
+    _wait(driver, lambda: find("weight-editor").is_displayed(), "no editor opened")
+    assert find("weight-name").text == "W1[3,2]"
+    assert driver.switch_to.active_element == find("weight-value")
+    driver.switch_to.active_element.send_keys(Keys.CONTROL, "a")
+    driver.switch_to.active_element.send_keys("0.25", Keys.ENTER)
+    _wait(driver, lambda: session.net.layers[0].W[2, 1] == 0.25, "weight not set")
+    _wait(driver, lambda: not find("weight-editor").is_displayed(), "editor open")
+    assert driver.switch_to.active_element == find("link-picker")
+    _wait(driver, lambda: find("link-picked").text == "W1[3,2] = 0.250000", "")
 
 
 def _controls(driver):

@@ -103,6 +103,7 @@ def test_an_export_needs_the_token(server):
             "features": ["x1", "x2", "x1x2", "sin(x1)"],
         },
         {"optimizer": "momentum", "dataset": "plane", "loss": "mse", "noise": 0.3},
+        {"optimizer": "adam", "regularization": "l1", "reg_rate": 0.003},
     ],
 )
 def test_the_script_reproduces_the_run_bitwise(tmp_path, changes):

@@ -239,6 +239,36 @@ def test_play_trains_in_the_background_until_pause(server):
     assert request(server, "GET", "/api/state")[1]["epoch"] == epochs
 
 
+def test_fast_trains_more_epochs_than_the_stream_sends_states(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(
+            f"GET /api/stream?token={server.token} HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{server.port}\r\n\r\n".encode()
+        )
+        stream = sock.makefile("rb")
+        assert b"200" in stream.readline()
+        assert _read_event(stream)["fast"] is False
+        answer = request(server, "POST", "/api/control", {"action": "fast", "on": True})
+        assert answer == (200, {"ok": True, "diverged": None})
+        assert _read_event(stream)["fast"] is True
+        request(server, "POST", "/api/control", {"action": "play"})
+        epochs = [_read_event(stream)["epoch"] for _ in range(8)]
+        request(server, "POST", "/api/control", {"action": "pause"})
+    # 8 states were sent while the epoch count went up by more than 8: the states
+    # between were trained and skipped
+    assert epochs == sorted(epochs) and epochs[-1] - epochs[0] > len(epochs)
+    status, state = request(server, "GET", "/api/state")
+    assert status == 200 and state["fast"] is True and not state["playing"]
+
+
+@pytest.mark.parametrize("on", [None, "yes", 1])
+def test_fast_needs_true_or_false(server, on):
+    body = {"action": "fast"} if on is None else {"action": "fast", "on": on}
+    status, answer = request(server, "POST", "/api/control", body)
+    assert status == 400 and "true or false" in answer["error"]
+    assert server.session.fast is False
+
+
 def test_a_diverged_run_says_why_and_refuses_to_play(server):
     config = Config(
         dataset="plane", n_samples=60, hidden=[4], activations=["identity"], lr=1e6

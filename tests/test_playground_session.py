@@ -4,6 +4,7 @@ the same weights, and a diverging run keeps its last good weights."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -55,6 +56,25 @@ def test_a_step_is_the_fit_loops_step():
     net.fit(F, y, epochs=1, batch_size=20, shuffle=False, optimizer=optimizer,
             loss="binary_crossentropy", verbose=0)  # fmt: skip
     np.testing.assert_array_equal(session.net.flat_params, net.flat_params)
+
+
+@pytest.mark.parametrize("regularization", ["l1", "l2"])
+def test_regularisation_is_the_optimizers_own(regularization):
+    config = Config(dataset="xor", n_samples=40, hidden=[4], optimizer="adam",
+                    regularization=regularization, reg_rate=0.05, batch_size=20)  # fmt: skip
+    session = Session(config)
+    option = "l1" if regularization == "l1" else "weight_decay"
+    assert getattr(session.optimizer, option) == 0.05
+    net, optimizer = session.net.copy(), copy.deepcopy(session.optimizer)
+    plain = Session(dataclasses.replace(config, regularization="none"))
+    F = session.F_train[session._order]
+    y = session.data.y_train[session._order]
+    session.epoch()
+    plain.epoch()
+    net.fit(F, y, epochs=1, batch_size=20, shuffle=False, optimizer=optimizer,
+            loss="binary_crossentropy", verbose=0)  # fmt: skip
+    np.testing.assert_array_equal(session.net.flat_params, net.flat_params)
+    assert not np.array_equal(session.net.flat_params, plain.net.flat_params)
 
 
 def _by_hand(session, x, y):
@@ -205,6 +225,48 @@ def test_the_users_table_is_drawn_scaled_and_trained(tmp_path):
     assert session.epochs_done == 1
     with pytest.raises(InputError, match="dataset must be one of"):
         Session(Config(dataset="user"))
+
+
+def test_a_users_extra_numeric_columns_are_inputs_held_at_their_mean(tmp_path):
+    from glassnet.playground.datasets2d import read_user_data
+
+    rng = np.random.default_rng(1)
+    n = 120
+    a, b = rng.uniform(0, 1, n), rng.uniform(0, 1, n)  # drawn, and only noise
+    c, d = rng.normal(3, 2, n), rng.integers(0, 5, n)  # inputs, not drawn
+    label = (c > 3).astype(int)  # depends on an undrawn column only
+    path = tmp_path / "wide.csv"
+    lines = ["a,c,b,name,d,label"] + [
+        f"{a[i]},{c[i]},{b[i]},row{i},{d[i]},{label[i]}" for i in range(n)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    user = read_user_data(path, "label", ["a", "b"])
+    assert user.columns == ["a", "b"] and user.extra_columns == ["c", "d"]
+    np.testing.assert_allclose(user.extra[:, 0], (c - c.mean()) / c.std())
+    np.testing.assert_allclose(user.extra[:, 1], (d - d.mean()) / d.std())
+    config = Config(dataset="user", hidden=[3], optimizer="adam", lr=0.05,
+                    features=["x1", "x2^2"], seed=2)  # fmt: skip
+    session = Session(config, user)
+    # inputs: the two features of the drawn point, then c and d standardised
+    assert session.net.layers[0].W.shape == (3, 4)
+    rows = [int(np.flatnonzero(np.isclose(user.points[:, 0], x1))[0])
+            for x1 in session.data.X_train[:, 0]]  # fmt: skip
+    np.testing.assert_allclose(session.F_train[:, 2:], user.extra[rows])
+    np.testing.assert_allclose(session.F_train[:, 1], session.data.X_train[:, 1] ** 2)
+    for _ in range(60):  # epochs: a bound, not a time
+        session.epoch()
+        if session.accuracy("train") >= 0.95:
+            break
+    assert session.accuracy("train") >= 0.95  # learnt from c: the drawn a, b are noise
+    # the heatmap: the network over the drawn square with c and d at their mean
+    snapshot = session.snapshot(resolution=8)
+    assert snapshot["extra_inputs"] == ["c", "d"]
+    centres = np.linspace(-6, 6, 17)[1::2]
+    g1, g2 = np.meshgrid(centres, centres[::-1])
+    grid = np.column_stack([g1.ravel(), g2.ravel() ** 2])
+    means = np.broadcast_to(user.extra.mean(axis=0), (64, 2))
+    expected = session.net.predict(np.hstack([grid, means]))[:, 0]
+    np.testing.assert_allclose(snapshot["output"], expected, atol=1e-4)
 
 
 def test_a_users_table_with_three_classes_is_refused(tmp_path):

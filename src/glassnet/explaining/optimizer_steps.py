@@ -16,6 +16,8 @@ state carried from step to step::
                        theta(t) = theta(t-1) - lr g / (sqrt(s(t) - g_avg^2) + eps)
     clip_norm c        |g| = sqrt(sum of g^2 over every parameter),
                        g <- min(1, c / (|g| + 1e-6)) g   before the optimizer's rule
+    l1 lambda1         g <- g + lambda1 sign(theta(t-1))  after clipping, before the
+                       L2 term g + lambda theta (or AdamW's decay) and the rule
 
 The numbers are those ``fit`` computes, bit for bit: a copy of the optimizer steps the
 walk's own flat parameters with the walk's own gradients (``opt.step(flat_params,
@@ -34,6 +36,9 @@ array([-0.095626])
 >>> clipped = gn.explain(net, X, y, optimizer=gn.SGD(0.5, clip_norm=0.1), steps=1)
 >>> round(float(clipped["t1.grad_norm"]), 6), round(float(clipped["t1.clip_scale"]), 6)
 (0.226868, 0.440784)
+>>> l1 = gn.explain(net, X, y, optimizer=gn.SGD(0.5, l1=0.01), steps=1)
+>>> l1["2.dL/db"].round(6), l1["t1.2.g_l1_b"].round(6)    # + 0.01 sign(b2 = 0.2)
+(array([-0.061226]), array([-0.051226]))
 """
 
 from __future__ import annotations
@@ -177,6 +182,8 @@ class OptimizerSteps:
         opt = self.opt
         self.lr = self.scalar("lr", Sym("η"), opt.lr)
         self.wd = self.scalar("weight_decay", Sym("λ"), opt.weight_decay)
+        if opt.l1:
+            self.l1 = self.scalar("l1", Sym("λ", "1"), opt.l1)
         if isinstance(opt, SGD):
             self.mu = self.scalar("momentum", Sym("μ"), opt.momentum)
         elif isinstance(opt, Adam):
@@ -227,7 +234,13 @@ class OptimizerSteps:
             else " Before each step the gradient of all parameters together is "
             "scaled down to norm c when it is longer (torch.nn.utils.clip_grad_norm_)."
         )
-        return f"{type(opt).__name__} ({cite}): {hyper}.{clip}"
+        l1 = (
+            ""
+            if not opt.l1
+            else " The L1 penalty λ1 Σ|θ| adds λ1 sign(θ) to the gradient of every "
+            "parameter (its subgradient, with sign(0) = 0) before the update."
+        )
+        return f"{type(opt).__name__} ({cite}): {hyper}.{clip}{l1}"
 
     def gradients(self, t: int) -> float:
         """Forward and backward at the weights of step t − 1; returns the loss."""
@@ -443,12 +456,38 @@ class _Tensor:
             "param",
         )
 
-    def l2_gradient(self) -> Q:
-        """g + lambda theta, when the optimizer adds an L2 penalty to the gradient."""
-        if not self.opt.weight_decay or getattr(self.opt, "decoupled", False):
+    def l1_gradient(self) -> Q:
+        """g + lambda1 sign(theta), when the optimizer has an L1 penalty."""
+        if not self.opt.l1:
             return self.g
+        value = self.walk.trace[self.g.key] + self.opt.l1 * np.sign(
+            self.walk.trace[self.theta_prev.key]
+        )  # as Optimizer.step computes it
+        g = self.walk.quantity(
+            f"t{self.t}.{self.k}.g_l1_{self.name}",
+            f"g_l1_{self.name}",
+            self.i,
+            Sym("g", f"{self.name}{self.k},L1", f"({self.t})"),
+            value,
+            "param",
+        )
+        self.eq(
+            "gradient with the L1 penalty",
+            g,
+            Bin("+", self.g, Bin("*", self.steps.l1, Fn("sign", (self.theta_prev,)))),
+            note="sign(θ) is −1, 0 or 1 entry by entry: every nonzero parameter is "
+            "pulled toward 0 by λ1 η per step whatever its size.",
+        )
+        return g
+
+    def l2_gradient(self) -> Q:
+        """g + lambda theta, when the optimizer adds an L2 penalty to the gradient
+        (after the L1 term, if any)."""
+        g_in = self.l1_gradient()
+        if not self.opt.weight_decay or getattr(self.opt, "decoupled", False):
+            return g_in
         value = (
-            self.walk.trace[self.g.key]
+            self.walk.trace[g_in.key]
             + self.opt.weight_decay * (self.walk.trace[self.theta_prev.key])
         )
         g = self.walk.quantity(
@@ -462,7 +501,7 @@ class _Tensor:
         self.eq(
             "gradient with the L2 penalty",
             g,
-            Bin("+", self.g, Bin("*", self.steps.wd, self.theta_prev)),
+            Bin("+", g_in, Bin("*", self.steps.wd, self.theta_prev)),
         )
         return g
 
@@ -518,8 +557,13 @@ class _Tensor:
         )
 
     def l2_gradient_key(self) -> str:
-        key = f"t{self.t}.{self.k}.g_{self.name}"
-        return key if key in self.walk.trace.quantities else self.g.key
+        for key in (
+            f"t{self.t}.{self.k}.g_{self.name}",
+            f"t{self.t}.{self.k}.g_l1_{self.name}",
+        ):
+            if key in self.walk.trace.quantities:
+                return key
+        return self.g.key
 
     # -- Adam and AdamW -----------------------------------------------------------------
     def adam(self, new_value) -> None:

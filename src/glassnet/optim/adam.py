@@ -16,6 +16,7 @@ class Adam(Optimizer):
 
     As seed 001 and ``torch.optim.Adam``, at step t = 1, 2, ...::
 
+        g <- g + l1 * sign(theta)                          (L1 penalty, if set)
         g <- g + weight_decay * theta                      (L2 penalty, if set)
         m <- beta1 m + (1 - beta1) g                       (first moment)
         v <- beta2 v + (1 - beta2) g^2                     (second moment)
@@ -46,8 +47,9 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
         amsgrad: bool = False,
         clip_norm: float | None = None,
+        l1: float = 0.0,
     ):
-        super().__init__(lr, clip_norm)
+        super().__init__(lr, clip_norm, l1)
         self.beta1 = check_number(beta1, "beta1", low=0.0, high=1.0, high_open=True)
         self.beta2 = check_number(beta2, "beta2", low=0.0, high=1.0, high_open=True)
         self.eps = check_number(eps, "eps", low=0.0)
@@ -123,5 +125,6 @@ class AdamW(Adam):
         weight_decay: float = 0.01,
         amsgrad: bool = False,
         clip_norm: float | None = None,
+        l1: float = 0.0,
     ):
-        super().__init__(lr, beta1, beta2, eps, weight_decay, amsgrad, clip_norm)
+        super().__init__(lr, beta1, beta2, eps, weight_decay, amsgrad, clip_norm, l1)

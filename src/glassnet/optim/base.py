@@ -14,6 +14,16 @@ State (moments, the step count t, the learning rate) is inspectable and restorab
 ``opt.load_state_dict(d)`` puts it back exactly, and ``opt.config()`` gives the
 hyperparameters, so ``get_optimizer(**opt.config())`` rebuilds the same optimizer.
 
+Every optimizer takes ``l1`` (lambda1 >= 0, default 0), an L1 penalty lambda1 sum|theta|
+on every parameter (weights and biases, the parameters ``weight_decay`` covers): its
+subgradient is added to the (clipped) gradient before the optimizer's rule::
+
+    g <- g + l1 * sign(theta)                          (sign(0) = 0)
+
+so the rule's own L2 ``weight_decay`` (or AdamW's decoupled decay) follows on that g.
+It pulls each parameter toward 0 by the same amount whatever its size, so small
+weights reach exactly about 0 (sparse networks), where L2 shrinks them in proportion.
+
 Each optimizer's ``_update`` is its paper's update written in numpy, in place; a
 compiled loop (``glassnet._fast``) may run the same operations in one pass instead,
 with bitwise the same result.
@@ -25,6 +35,9 @@ Examples
 >>> theta, g = np.array([1.0, -2.0]), np.array([0.5, 0.5])
 >>> gn.SGD(lr=0.1).step(theta, g); theta          # theta - lr g
 array([ 0.95, -2.05])
+>>> theta = np.array([1.0, -2.0, 0.0])
+>>> gn.SGD(lr=0.1, l1=0.5).step(theta, np.zeros(3)); theta   # - lr l1 sign(theta)
+array([ 0.95, -1.95,  0.  ])
 """
 
 from __future__ import annotations
@@ -63,8 +76,10 @@ class Optimizer:
     name = "optimizer"
     _buffers: tuple[str, ...] = ()
 
-    def __init__(self, lr: float, clip_norm: float | None = None):
+    def __init__(self, lr: float, clip_norm: float | None = None, l1: float = 0.0):
         self.lr = check_number(lr, "lr", low=0.0, low_open=True)
+        #: The L1 penalty's coefficient: g <- g + l1 sign(theta) before the update.
+        self.l1 = check_number(l1, "l1", low=0.0)
         #: The learning rate given at construction; schedules scale this one.
         self.initial_lr = self.lr
         self.clip_norm = (
@@ -80,14 +95,17 @@ class Optimizer:
     def step(self, params: np.ndarray, grads: np.ndarray) -> None:
         """Update ``params`` (theta, 1-D) in place from ``grads`` (g = dL/dtheta, 1-D).
 
-        ``grads`` is scaled in place when ``clip_norm`` is set.
+        ``grads`` is scaled in place when ``clip_norm`` is set; the L1 term
+        (``l1`` > 0) goes into a new array, ``grads`` keeps the loss's gradient.
         """
         if self._scratch is None or self._scratch.shape != params.shape:
             self._allocate(params)
         if self.clip_norm is not None:
             clip_by_global_norm(grads, self.clip_norm)
         self.t += 1
-        if not ops.compiled_update(self, params, grads):  # else one compiled pass
+        if self.l1:  # g + l1 sign(theta), then the rule in numpy (no compiled loop)
+            self._update(params, grads + self.l1 * np.sign(params))
+        elif not ops.compiled_update(self, params, grads):  # else one compiled pass
             self._update(params, grads)
 
     def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
@@ -123,6 +141,8 @@ class Optimizer:
         config.update(self._hyperparameters())
         if self.clip_norm is not None:
             config["clip_norm"] = self.clip_norm
+        if self.l1:
+            config["l1"] = self.l1
         return config
 
     def _hyperparameters(self) -> dict:

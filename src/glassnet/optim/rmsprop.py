@@ -13,6 +13,7 @@ class RMSprop(Optimizer):
     """RMSprop (Tieleman and Hinton, 2012, Coursera lecture 6.5), as
     ``torch.optim.RMSprop``::
 
+        g <- g + l1 * sign(theta)                          (L1 penalty, if set)
         g <- g + weight_decay * theta                      (L2 penalty, if set)
         s <- alpha s + (1 - alpha) g^2                     (mean square)
         c <- alpha c + (1 - alpha) g;  s' = s - c^2        (centered, if set)
@@ -43,8 +44,9 @@ class RMSprop(Optimizer):
         momentum: float = 0.0,
         centered: bool = False,
         clip_norm: float | None = None,
+        l1: float = 0.0,
     ):
-        super().__init__(lr, clip_norm)
+        super().__init__(lr, clip_norm, l1)
         self.alpha = check_number(alpha, "alpha", low=0.0, high=1.0, high_open=True)
         self.eps = check_number(eps, "eps", low=0.0)
         self.weight_decay = check_number(weight_decay, "weight_decay", low=0.0)

@@ -15,6 +15,7 @@ class SGD(Optimizer):
     As ``torch.optim.SGD`` with dampening 0 (Sutskever et al., 2013, "On the importance
     of initialization and momentum in deep learning")::
 
+        g <- g + l1 * sign(theta)                          (L1 penalty, if set)
         g <- g + weight_decay * theta                      (L2 penalty, if set)
         v <- momentum * v + g                              (v = 0 before step 1)
         d  = g + momentum * v   (nesterov)   or   d = v   (momentum)   or   d = g
@@ -43,8 +44,9 @@ class SGD(Optimizer):
         nesterov: bool = False,
         weight_decay: float = 0.0,
         clip_norm: float | None = None,
+        l1: float = 0.0,
     ):
-        super().__init__(lr, clip_norm)
+        super().__init__(lr, clip_norm, l1)
         self.momentum = check_number(momentum, "momentum", low=0.0, high=1.0)
         self.nesterov = bool(nesterov)
         self.weight_decay = check_number(weight_decay, "weight_decay", low=0.0)

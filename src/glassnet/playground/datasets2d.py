@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -161,12 +161,16 @@ _GENERATORS = {
 
 @dataclass
 class UserData:
-    """The user's own table: two columns drawn as (x1, x2), and the target.
+    """The user's own table: two columns drawn as (x1, x2), the other numeric
+    columns as further inputs, and the target.
 
     ``points`` are the two columns scaled linearly into [-5, 5] each (the drawn
     square); ``targets`` are 0/1 class indices for two classes, or the regression
     target scaled linearly into [-1, 1]. ``columns`` names the two columns and
-    ``classes`` the two class values (None for regression).
+    ``classes`` the two class values (None for regression). ``extra`` (n, e) holds
+    every other numeric column, standardised ((v - mean) / std, 0 where constant),
+    named by ``extra_columns``: the network takes them after the features of
+    (x1, x2), and the heatmaps hold them at their mean.
     """
 
     name: str
@@ -175,6 +179,8 @@ class UserData:
     targets: np.ndarray
     task: str
     classes: list | None = None
+    extra: np.ndarray | None = None
+    extra_columns: list = field(default_factory=list)
 
 
 #: The most rows of the user's table the playground takes.
@@ -186,7 +192,8 @@ def read_user_data(path, target: str, columns=None) -> UserData:
     them, with the same checks) as a playground data set.
 
     ``columns`` names the two feature columns drawn (default: the first two
-    columns besides ``target``). A classification target must have two classes.
+    columns besides ``target``); every other numeric column is an input too
+    (``UserData.extra``). A classification target must have two classes.
     """
     from ..data.tables import read_table
 
@@ -234,7 +241,15 @@ def user_data_from_table(table, target: str, columns, path: str) -> UserData:
             f"the playground draws two feature columns; {path} has {len(columns)} "
             "besides the target"
         )
-    P, y, columns = select(table, target, list(columns))
+    columns = list(columns)
+    extra_columns = [
+        name
+        for name in table.names
+        if name != target
+        and name not in columns
+        and table.columns[name].dtype.kind in "iufb"
+    ]
+    P, y, _ = select(table, target, columns + extra_columns)
     if len(P) < 2:
         raise DataError(f"{path} needs at least 2 rows, has {len(P)}")
     task, classes = infer_task(y), None
@@ -249,7 +264,12 @@ def user_data_from_table(table, target: str, columns, path: str) -> UserData:
     else:
         y = _scaled(np.asarray(y, dtype=np.float64), 1.0)
     points = np.stack([_scaled(P[:, 0], 5.0), _scaled(P[:, 1], 5.0)], axis=1)
-    return UserData(path, columns, points, y, task, classes)
+    extra = None
+    if extra_columns:
+        E = P[:, 2:]
+        std = E.std(axis=0)
+        extra = (E - E.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    return UserData(path, columns, points, y, task, classes, extra, extra_columns)
 
 
 def _scaled(values: np.ndarray, half_width: float) -> np.ndarray:

@@ -16,7 +16,8 @@ header)::
                              reproduces the run), "trace?split=&index=&format="
                              (a point's trace as json or html)
     POST /api/config         a new configuration (JSON): a new run
-    POST /api/control        {"action": "play" | "pause" | "step" | "batch" | "reset"}
+    POST /api/control        {"action": "play" | "pause" | "step" | "batch" | "reset"},
+                             or {"action": "fast", "on": true | false}
                              ("batch": one batch; the answer's "step" is the step
                              view, ``stepview.step_with_view``)
     POST /api/upload         a CSV file's bytes (?name=&target=&columns=a,b), at most
@@ -33,7 +34,10 @@ server's own (no cross-site requests from other pages); request bodies are cappe
 is sent to the browser as an attachment, which saves it where the user chooses.
 
 While playing, a background thread trains one epoch at a time, at most
-``rate`` epochs a second, so training never outruns what the page can draw.
+``rate`` epochs a second, so training never outruns what the page can draw. With
+"fast" on, it trains epoch after epoch without that pause, and each stream sends
+at most MAX_STATES_PER_SECOND states, the latest each time (the states between are
+skipped, so drawing costs the training nothing).
 
 Examples
 --------
@@ -65,6 +69,8 @@ from .stepview import step_with_view
 
 #: The largest request body accepted, in bytes.
 MAX_BODY = 64 * 1024
+#: The most states a second a stream sends while "fast" is on.
+MAX_STATES_PER_SECOND = 24.0
 #: The largest CSV upload accepted, in bytes (the playground takes 5000 rows).
 MAX_UPLOAD = 2 * 1024 * 1024
 #: Seconds between keep-alive comments on an idle stream.
@@ -101,7 +107,7 @@ class PlaygroundServer:
         host: str = "127.0.0.1",
         port: int = 8765,
         config: Config | None = None,
-        rate: float = 20.0,
+        rate: float = 24.0,
         user_data=None,
     ):
         self.session = Session(config, user_data)
@@ -152,15 +158,23 @@ class PlaygroundServer:
     def _play_loop(self) -> None:
         """While playing, one epoch, then a pause so that at most ``rate`` a second."""
         session = self.session
+        period = 1.0 / self.rate
+        next_at = 0.0  # when the next epoch is due: a schedule, so pauses never drift
         while not self.closing.is_set():
             with session.lock:
                 while not session.playing and not self.closing.is_set():
                     session.changed.wait(timeout=0.5)
                 if self.closing.is_set():
                     return
-                started = time.monotonic()
+                # after a pause (or a slow epoch) start afresh, never bank lost time
+                next_at = max(next_at, time.monotonic() - period)
                 session.epoch()
-            time.sleep(max(0.0, 1.0 / self.rate - (time.monotonic() - started)))
+                fast = session.fast
+            if fast:  # a moment for requests and streams to take the lock
+                time.sleep(0.0005)
+            else:
+                next_at += period
+                time.sleep(max(0.0, next_at - time.monotonic()))
 
     # -- requests -----------------------------------------------------------------
     def check(self, handler: BaseHTTPRequestHandler, query: dict) -> None:
@@ -250,11 +264,20 @@ class PlaygroundServer:
                     return {"ok": True, "diverged": session.diverged, "step": view}
                 elif action == "reset":
                     session.reset()
+                elif action == "fast":
+                    on = body.get("on")
+                    if not isinstance(on, bool):
+                        raise RequestError(
+                            HTTPStatus.BAD_REQUEST,
+                            f'"fast" needs "on": true or false, got {on!r}',
+                        )
+                    session.fast = on
+                    session._touch()
                 else:
                     raise RequestError(
                         HTTPStatus.BAD_REQUEST,
-                        "action must be one of play, pause, step, batch, reset; "
-                        f"got {action!r}",
+                        "action must be one of play, pause, step, batch, reset, "
+                        f"fast; got {action!r}",
                     )
             return {"ok": True, "diverged": session.diverged}
         if path == "/api/weight":
@@ -370,8 +393,12 @@ def _handler_for(server: PlaygroundServer):
                         seen = session.version
                         data = _dumps(session.snapshot())
                 if changed:
+                    sent_at = time.monotonic()
                     self.wfile.write(f"event: state\ndata: {data}\n\n".encode())
                     self.wfile.flush()
+                    if session.fast:  # the states trained meanwhile are skipped
+                        pause = 1.0 / MAX_STATES_PER_SECOND
+                        time.sleep(max(0.0, pause - (time.monotonic() - sent_at)))
                     last_sent = time.monotonic()
                 elif time.monotonic() - last_sent > KEEPALIVE:
                     self.wfile.write(b": keep-alive\n\n")

@@ -23,6 +23,7 @@ Examples
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import threading
 from dataclasses import asdict, dataclass, field
@@ -51,7 +52,7 @@ OPTIMIZERS = {
 #: Activations a hidden layer may take (softmax and step have no use there).
 HIDDEN_ACTIVATIONS = tuple(n for n in ACTIVATIONS if n not in ("softmax", "step"))
 LOSSES = {"classification": ("binary_crossentropy", "mse"), "regression": ("mse",)}
-REGULARIZATIONS = ("none", "l2")
+REGULARIZATIONS = ("none", "l1", "l2")
 MAX_LAYERS = 6
 MAX_WIDTH = 256
 MAX_SAMPLES = 5000
@@ -204,6 +205,9 @@ class Session:
         self.changed = threading.Condition(self.lock)
         self.version = 0
         self.playing = False
+        #: "Fast": play without the pause between epochs (the stream sends at most
+        #: MAX_STATES_PER_SECOND states, skipping those between); kept across runs.
+        self.fast = False
         self.reset(config or Config())
 
     # -- building -----------------------------------------------------------------
@@ -215,15 +219,28 @@ class Session:
                 self.config = config
             c = self.config
             user = self.user_data
-            columns = (
-                (user.points, user.targets, user.task) if c.dataset == "user" else None
-            )
-            self.data = make_dataset(
+            extra = user.extra if c.dataset == "user" and user else None
+            columns = None
+            if c.dataset == "user":  # the extra columns split with their points
+                P = user.points if extra is None else np.hstack([user.points, extra])
+                columns = (P, user.targets, user.task)
+            data = make_dataset(
                 c.dataset, c.n_samples, c.noise, c.ratio, c.seed, columns
             )
-            self.F_train = feature_matrix(self.data.X_train, c.features)
-            self.F_test = feature_matrix(self.data.X_test, c.features)
-            widths = [len(c.features), *c.hidden]
+            E_train, E_test = data.X_train[:, 2:], data.X_test[:, 2:]
+            self.data = dataclasses.replace(
+                data, X_train=data.X_train[:, :2], X_test=data.X_test[:, :2]
+            )
+            #: The extra inputs' values on the drawn grids: their means.
+            self.extra_mean = np.zeros(0) if extra is None else extra.mean(axis=0)
+            self.extra_columns = list(user.extra_columns) if extra is not None else []
+            self.F_train = np.hstack(
+                [feature_matrix(self.data.X_train, c.features), E_train]
+            )
+            self.F_test = np.hstack(
+                [feature_matrix(self.data.X_test, c.features), E_test]
+            )
+            widths = [self.F_train.shape[1], *c.hidden]
             output = "sigmoid" if c.task == "classification" else "identity"
             layers = [
                 Dense(widths[i], widths[i + 1], activation=c.activations[i])
@@ -235,6 +252,8 @@ class Session:
             name, options = OPTIMIZERS[c.optimizer]
             if c.regularization == "l2":
                 options = {**options, "weight_decay": c.reg_rate}
+            elif c.regularization == "l1":
+                options = {**options, "l1": c.reg_rate}
             self.optimizer = get_optimizer(name, lr=c.lr, **options)
             self.Y_train = self.net.prepare_targets(self.data.y_train, self.loss)
             # fit's own order, so an exported script reproduces the run bitwise
@@ -394,9 +413,9 @@ class Session:
         with self.lock, np.errstate(over="ignore", invalid="ignore"):
             c = self.config
             fine = _grid(resolution)
-            output = self.net.predict(feature_matrix(fine, c.features))[:, 0]
+            output = self.net.predict(self.grid_inputs(fine))[:, 0]
             coarse = _grid(neuron_resolution)
-            Fc = feature_matrix(coarse, c.features)
+            Fc = self.grid_inputs(coarse)
             neurons = [[_rounded(Fc[:, j]) for j in range(Fc.shape[1])]]
             outputs = self.net.forward(Fc, return_all=True)
             for layer_output in outputs:
@@ -407,12 +426,18 @@ class Session:
                 "config": c.to_dict(),
                 "task": c.task,
                 "user_data": (
-                    {"name": self.user_data.name, "columns": self.user_data.columns}
+                    {
+                        "name": self.user_data.name,
+                        "columns": self.user_data.columns,
+                        "extra_columns": self.user_data.extra_columns,
+                    }
                     if self.user_data
                     else None
                 ),
                 "domain": DOMAIN,
+                "extra_inputs": self.extra_columns,
                 "playing": self.playing,
+                "fast": self.fast,
                 "epoch": self.epochs_done,
                 "steps": self.steps_done,
                 "diverged": self.diverged,
@@ -439,6 +464,12 @@ class Session:
                 "gradients": self.gradients(),
                 "dead": self.dead_units(),
             }
+
+    def grid_inputs(self, points: np.ndarray) -> np.ndarray:
+        """The network's inputs at drawn points (n, 2): their features, and the
+        user's extra columns (if any) held at their mean."""
+        extra = np.broadcast_to(self.extra_mean, (len(points), len(self.extra_mean)))
+        return np.hstack([feature_matrix(points, self.config.features), extra])
 
     def gradients(self) -> list[dict]:
         """dL/dW and dL/db of the loss over every training point, per layer (the

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .features import feature_matrix
 from .session import _grid
 
 #: How many of each tensor's largest updates the panel lists.
@@ -39,7 +38,7 @@ def step_with_view(session, resolution: int = 20, top: int = TOP) -> dict:
         (nothing changes) ``diverged`` holds the session's message and ``after`` is None.
     """
     with session.lock, np.errstate(over="ignore", invalid="ignore"):
-        grid = feature_matrix(_grid(resolution), session.config.features)
+        grid = session.grid_inputs(_grid(resolution))
         start = session._position
         batch = np.sort(
             session._order[start : start + session.config.batch_size]

@@ -38,14 +38,39 @@ def set_bounds(vn, prop, lower, upper, use_linear=True, alpha=False):
     return np.stack(out, axis=1)
 
 
+def _bound_boxes(vn, prop, lo, hi, parent):
+    """Set bounds (B, n_sets) of the boxes and the layer bounds found (for their
+    children: intersected with theirs)."""
+    C = np.concatenate([u.C for u in prop.unsafe])
+    d = np.concatenate([u.d for u in prop.unsafe])
+    interval = interval_spec_bounds(vn, lo, hi, C, d)
+    linear, _, layers = linear_spec_bounds(
+        vn, lo, hi, C, d, parent=parent, details=True, unstable_only=True
+    )
+    rows = np.maximum(interval, linear)  # both are sound: keep the tighter
+    out, start = [], 0
+    for u in prop.unsafe:  # a set is empty when any of its rows is > 0
+        out.append(rows[:, start : start + len(u.d)].max(axis=1))
+        start += len(u.d)
+    return np.stack(out, axis=1), layers
+
+
 def branch_and_bound(net, vn, prop, box, deadline, batch=256, max_boxes=200_000):
     """("holds" | "violated" | "timeout" | "unknown", counterexample, bounds, tree,
-    n_boxes) for one region."""
+    n_boxes) for one region.
+
+    A box's children start from its layer bounds (intersected with their own: sound
+    on the smaller box, and never looser), and only the neurons still unstable are
+    bounded again by back-substitution."""
     tree = ProofTree()
     open_lo, open_hi = box.lower[None].copy(), box.upper[None].copy()
     # a lower bound on each open box's margins: its parent's bounds hold on it too
     # (a smaller box), so a timeout reports the bound so far without computing more
     open_bounds = np.full((1, len(prop.unsafe)), -np.inf)
+    open_layers = [
+        (np.full((1, n), -np.inf), np.full((1, n), np.inf))
+        for n in (b.W.shape[0] for b in vn.blocks)
+    ]
     paths = [()]
     n_boxes = 0
     worst = np.full(len(prop.unsafe), np.inf)
@@ -59,15 +84,19 @@ def branch_and_bound(net, vn, prop, box, deadline, batch=256, max_boxes=200_000)
                 n_boxes,
             )
         lo, hi, path = open_lo[:batch], open_hi[:batch], paths[:batch]
+        parent = [(L[:batch], U[:batch]) for L, U in open_layers]
         open_lo, open_hi, paths = open_lo[batch:], open_hi[batch:], paths[batch:]
         open_bounds = open_bounds[batch:]
-        bounds = set_bounds(vn, prop, lo, hi)
+        open_layers = [(L[batch:], U[batch:]) for L, U in open_layers]
+        bounds, layers = _bound_boxes(vn, prop, lo, hi, parent)
         n_boxes += len(lo)
         closed = np.all(bounds > 0, axis=1)
         for i in np.flatnonzero(closed):
             tree.add(path[i], lo[i], hi[i], bounds[i])
         worst = np.minimum(worst, bounds[closed].min(axis=0, initial=np.inf))
-        lo, hi, bounds = lo[~closed], hi[~closed], bounds[~closed]
+        keep = ~closed
+        lo, hi, bounds = lo[keep], hi[keep], bounds[keep]
+        layers = [(L[keep], U[keep]) for L, U in layers]
         path = [p for p, c in zip(path, closed, strict=True) if not c]
         if not len(lo):
             continue
@@ -88,6 +117,10 @@ def branch_and_bound(net, vn, prop, box, deadline, batch=256, max_boxes=200_000)
         open_lo = np.concatenate([lo, right_lo, open_lo])
         open_hi = np.concatenate([left_hi, hi, open_hi])
         open_bounds = np.concatenate([bounds, bounds, open_bounds])
+        open_layers = [
+            (np.concatenate([L, L, oL]), np.concatenate([U, U, oU]))
+            for (L, U), (oL, oU) in zip(layers, open_layers, strict=True)
+        ]
         paths = (
             [p + ((int(k), 0),) for p, k in zip(path, dim, strict=True)]
             + [p + ((int(k), 1),) for p, k in zip(path, dim, strict=True)]

@@ -57,9 +57,10 @@ def relaxation(block: Block, L: np.ndarray, U: np.ndarray):
 
 def _backsubstitute(
     net, k, Lam, bounds, deltas, lower, upper, start_const, start_abs,
-    alphas=None, betas=None,
+    alphas=None, betas=None, return_lam=False,
 ):  # fmt: skip
-    """Lower bound of Lam . z_k + start_const over each box (Lam: (B, m, n_k)).
+    """Lower bound of Lam . z_k + start_const over each box (Lam: (B, m, n_k)); with
+    return_lam, also the bound's coefficients on the input (B, m, n_in).
 
     alphas: optional {j: (B, m, n_j)} lower slopes for block j's unstable neurons (any
     value in [slope, 1] is sound); betas: optional {j: (B, m, n_j)} multipliers of the
@@ -82,8 +83,8 @@ def _backsubstitute(
         err = np.einsum("bmn,bn->bm", np.abs(Lam), deltas[j])
         const -= err
         magnitude += Lam_abs @ np.abs(block.b) + err
-        Lam = Lam @ block.W  # Lambda W: coefficients on a_(j-1)          (B, m, n_in)
-        Lam_abs = Lam_abs @ np.abs(block.W)
+        Lam = _times(Lam, block.W)  # Lambda W: coefficients on a_(j-1)   (B, m, n_in)
+        Lam_abs = _times(Lam_abs, np.abs(block.W))
         chain += block.W.shape[1] + 4
         if j == 0:
             break
@@ -107,29 +108,77 @@ def _backsubstitute(
     amax = np.maximum(np.abs(lower), np.abs(upper))
     magnitude += np.einsum("bmn,bn->bm", Lam_abs, amax)
     N = chain + lower.shape[1] + 8
-    return value + const - 2 * N * U64 * magnitude
+    bound = value + const - 2 * N * U64 * magnitude
+    return (bound, Lam) if return_lam else bound
 
 
-def layer_bounds(net: VerifiedNetwork, lower, upper):
+def _times(Lam, W):
+    """Lam @ W for Lam (B, m, n): one matrix product of (B m, n) by (n, n_in)."""
+    B, m, n = Lam.shape
+    return (Lam.reshape(B * m, n) @ W).reshape(B, m, W.shape[1])
+
+
+PIECEWISE_LINEAR = ("relu", "leaky_relu", "identity")
+
+
+def layer_bounds(net: VerifiedNetwork, lower, upper, parent=None, unstable_only=False):
     """Pre-activation bounds of every block by back-substitution, intersected with the
-    interval ones: a list of (L, U), each (B, n_k), and the rounding deltas."""
+    interval ones: a list of (L, U), each (B, n_k), and the rounding deltas.
+
+    parent: optional bounds of the same form, sound on regions that contain these
+    boxes (a box's bounds before it was split); they are intersected in too, block by
+    block, so every later block is bounded with the tighter relaxations.
+    unstable_only: back-substitute only for the neurons the interval (and parent)
+    bounds leave unstable (L < 0 < U) in blocks of ReLU, leaky ReLU or identity: the
+    relaxation of a stable neuron, or of an identity, is the same whatever its bounds,
+    so the others keep their interval bounds (sound, only looser as numbers)."""
     pre, _, deltas = interval_bounds(net, lower, upper)
     B = lower.shape[0]
     bounds = []
     for k, block in enumerate(net.blocks):
         n = block.W.shape[0]
+        if unstable_only and block.activation in PIECEWISE_LINEAR:
+            L, U = pre[k]
+            if parent is not None:
+                L, U = np.maximum(L, parent[k][0]), np.minimum(U, parent[k][1])
+            L, U = L.copy(), U.copy()
+            box, neuron = np.nonzero((L < 0) & (U > 0))
+            if len(box) and block.activation != "identity":
+                # per box, one pair of rows (+e_i, -e_i) per unstable neuron i,
+                # padded with zero rows to the box with the most
+                rank = np.arange(len(box)) - np.searchsorted(box, box)
+                width = int(rank.max()) + 1
+                Lam = np.zeros((B, 2 * width, n))
+                Lam[box, rank, neuron], Lam[box, width + rank, neuron] = 1.0, -1.0
+                zero = np.zeros((B, 2 * width))
+                lb = _backsubstitute(
+                    net, k, Lam, bounds, deltas, lower, upper, zero, zero
+                )
+                L[box, neuron] = np.maximum(L[box, neuron], lb[box, rank])
+                U[box, neuron] = np.minimum(U[box, neuron], -lb[box, width + rank])
+            bounds.append((L, np.maximum(U, L)))
+            continue
         eye = np.eye(n)
         Lam = np.broadcast_to(np.concatenate([eye, -eye]), (B, 2 * n, n)).copy()
         zero = np.zeros((B, 2 * n))
         lb = _backsubstitute(net, k, Lam, bounds, deltas, lower, upper, zero, zero)
         L = np.maximum(lb[:, :n], pre[k][0])
         U = np.minimum(-lb[:, n:], pre[k][1])
+        if parent is not None:
+            L, U = np.maximum(L, parent[k][0]), np.minimum(U, parent[k][1])
         bounds.append((L, np.maximum(U, L)))
     return bounds, deltas
 
 
-def linear_spec_bounds(net: VerifiedNetwork, lower, upper, C, d):
+def linear_spec_bounds(
+    net: VerifiedNetwork, lower, upper, C, d, *, parent=None, details=False,
+    unstable_only=False,
+):  # fmt: skip
     """Lower bounds on C y - d (B, m) over each of B boxes, by back-substitution.
+
+    parent, unstable_only: as in ``layer_bounds``. With details, returns (rows, coefficients,
+    bounds): the bounds' coefficients on the input (B, m, n_in) and the layer bounds
+    used (for the boxes split from these).
 
     >>> import glassnet as gn
     >>> from glassnet.verification.network import read_network
@@ -144,7 +193,7 @@ def linear_spec_bounds(net: VerifiedNetwork, lower, upper, C, d):
     upper = np.atleast_2d(np.asarray(upper, dtype=np.float64))
     C = np.atleast_2d(np.asarray(C, dtype=np.float64))
     d = np.asarray(d, dtype=np.float64).ravel()
-    bounds, deltas = layer_bounds(net, lower, upper)
+    bounds, deltas = layer_bounds(net, lower, upper, parent, unstable_only)
     B, K = lower.shape[0], len(net.blocks) - 1
     last = net.blocks[K]
     Lam = np.broadcast_to(C, (B,) + C.shape).copy()
@@ -161,4 +210,7 @@ def linear_spec_bounds(net: VerifiedNetwork, lower, upper, C, d):
             "bmn,bn->bm", np.abs(Lam), np.maximum(np.abs(t_l), np.abs(t_u))
         )
         Lam = pos * s_l[:, None, :] + neg * s_u[:, None, :]
-    return _backsubstitute(net, K, Lam, bounds, deltas, lower, upper, const, magnitude)
+    rows, coefficients = _backsubstitute(
+        net, K, Lam, bounds, deltas, lower, upper, const, magnitude, return_lam=True
+    )
+    return (rows, coefficients, bounds) if details else rows

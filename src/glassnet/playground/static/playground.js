@@ -104,6 +104,15 @@ function buildColumns() {
     box.dataset.feature = name;
     inputs.appendChild(box);
   }
+  // the other numeric columns of the user's table: inputs too, held at their mean
+  // in every heatmap (the page draws only the two chosen columns)
+  for (const name of (state && state.extra_inputs) || []) {
+    const box = neuron(name, `input column ${name}, held at its mean in the heatmaps`);
+    box.classList.add("feature", "extra");
+    box.title = `${name}: standardised; the heatmaps hold it at its mean`;
+    paint(box.querySelector("canvas"), new Array(256).fill(0), 16, 0, 1);
+    inputs.appendChild(box);
+  }
   columns.appendChild(inputs);
   config.hidden.forEach((width, i) => {
     const col = column("");
@@ -190,7 +199,8 @@ function drawLinks(cols) {
     return [(side ? r.right : r.left) - origin.left, r.top + r.height / 2 - origin.top];
   };
   const used = Array.from(cols[0].querySelectorAll(".neuron"))
-    .filter((b) => config.features.includes(b.dataset.feature)).map((b) => b.querySelector("canvas"));
+    .filter((b) => config.features.includes(b.dataset.feature) || b.classList.contains("extra"))
+    .map((b) => b.querySelector("canvas"));
   let sources = used, parts = [];
   const gradient = $("gradient-view").checked; // links by dL/dw instead of w
   const name = gradient ? "∂L/∂W" : "W";
@@ -204,11 +214,14 @@ function drawLinks(cols) {
       const [r, g, b] = colour(w, Math.abs(w) || 1);
       const width = 0.5 + 4 * Math.abs(w) / scale;
       const mid = (x0 + x1) / 2;
-      parts.push(`<path data-layer="${k + 1}" data-row="${j + 1}" data-col="${i + 1}" d="M${x0},${y0} C${mid},${y0} ${mid},${y1} ${x1},${y1}" stroke="rgb(${r|0},${g|0},${b|0})" stroke-width="${width.toFixed(2)}"><title>${name}${k + 1}[${j + 1},${i + 1}] = ${w.toPrecision(6)}</title></path>`);
+      const mark = picked && picked.layer === k + 1 && picked.row === j + 1 && picked.col === i + 1
+        ? ' class="picked"' : "";
+      parts.push(`<path${mark} data-layer="${k + 1}" data-row="${j + 1}" data-col="${i + 1}" d="M${x0},${y0} C${mid},${y0} ${mid},${y1} ${x1},${y1}" stroke="rgb(${r|0},${g|0},${b|0})" stroke-width="${width.toFixed(2)}"><title>${name}${k + 1}[${j + 1},${i + 1}] = ${w.toPrecision(6)}</title></path>`);
     }));
     sources = targets;
   });
   svg.innerHTML = parts.join("");
+  showPicked();
 }
 
 // -- the output: heatmap, points, curves ----------------------------------------------
@@ -265,9 +278,12 @@ function drawCurve() {
 }
 
 function show(snapshot) {
-  const rebuild = !state || JSON.stringify(snapshot.config) !== JSON.stringify(state.config);
+  const rebuild = !state || JSON.stringify(snapshot.config) !== JSON.stringify(state.config)
+    || JSON.stringify(snapshot.extra_inputs) !== JSON.stringify(state.extra_inputs);
   if (snapshot.user_data) {
-    const text = `Your data (${snapshot.user_data.columns.join(", ")})`;
+    const extra = snapshot.user_data.extra_columns || [];
+    const text = `Your data (${snapshot.user_data.columns.join(", ")})` +
+      (extra.length ? `; inputs ${extra.join(", ")} held at their mean in the heatmaps` : "");
     const option = $("dataset").querySelector("option[value=user]") || $("dataset").appendChild(new Option(text, "user"));
     option.textContent = text;
   }
@@ -286,6 +302,7 @@ function show(snapshot) {
   $("accuracy").textContent = snapshot.accuracy && snapshot.accuracy.test !== undefined
     ? ` · Test accuracy ${(100 * snapshot.accuracy.test).toFixed(1)}%` : "";
   $("play").textContent = snapshot.playing ? "❚❚ Pause" : "▶ Play";
+  $("fast").checked = snapshot.fast;
   if (snapshot.diverged) say(snapshot.diverged);
   drawOutput(); drawNetwork(); drawCurve();
 }
@@ -333,17 +350,65 @@ $("heatmap").addEventListener("click", (event) => {
   if (point) explainPoint(point);
 });
 
-// -- editing a weight: click its link, type the value ----------------------------------
+// -- editing a weight: click its link (or choose it by keyboard), type the value --------
 let editing = null; // {layer, row, col}
+let returnFocus = null; // where the keyboard goes back to when the editor closes
 $("links").addEventListener("click", (event) => {
   const path = event.target.closest("path");
   if (!path || !state) return;
-  editing = { layer: Number(path.dataset.layer), row: Number(path.dataset.row), col: Number(path.dataset.col) };
+  openEditor({ layer: Number(path.dataset.layer), row: Number(path.dataset.row), col: Number(path.dataset.col) });
+});
+function openEditor(link, from = null) {
+  editing = { layer: link.layer, row: link.row, col: link.col }; returnFocus = from;
   const weight = state.weights[editing.layer - 1].W[editing.row - 1][editing.col - 1];
   $("weight-name").textContent = `W${editing.layer}[${editing.row},${editing.col}]`;
   $("weight-value").value = String(weight);
   $("weight-editor").hidden = false;
   $("weight-value").focus(); $("weight-value").select();
+}
+
+// By keyboard: focus "Choose a link", ↑ ↓ step through the links of a layer (row by
+// row), ← → move to the previous or next layer, Enter opens the editor of the chosen
+// link, Escape forgets it. The chosen link is drawn dashed; its name and value are
+// announced (aria-live).
+let picked = null; // {layer, row, col}
+function pickedValid() {
+  if (!picked || !state || !state.weights[picked.layer - 1]) return false;
+  const W = state.weights[picked.layer - 1].W;
+  return picked.row <= W.length && picked.col <= W[0].length;
+}
+function showPicked() {
+  if (picked && !pickedValid()) picked = null; // the layers changed
+  const W = picked && state.weights[picked.layer - 1].W;
+  $("link-picked").textContent = picked
+    ? `W${picked.layer}[${picked.row},${picked.col}] = ${W[picked.row - 1][picked.col - 1].toPrecision(6)}` : "";
+}
+function movePick(key) {
+  if (!state || !state.weights.length) return;
+  if (!picked) { picked = { layer: 1, row: 1, col: 1 }; return; }
+  const n = state.weights.length;
+  if (key === "ArrowLeft" || key === "ArrowRight") {
+    const layer = Math.min(n, Math.max(1, picked.layer + (key === "ArrowRight" ? 1 : -1)));
+    const W = state.weights[layer - 1].W;
+    picked = { layer, row: Math.min(picked.row, W.length), col: Math.min(picked.col, W[0].length) };
+    return;
+  }
+  const W = state.weights[picked.layer - 1].W, cols = W[0].length, count = W.length * cols;
+  const flat = ((picked.row - 1) * cols + picked.col - 1 + (key === "ArrowDown" ? 1 : count - 1)) % count;
+  picked = { layer: picked.layer, row: Math.floor(flat / cols) + 1, col: (flat % cols) + 1 };
+}
+$("link-picker").addEventListener("keydown", (event) => {
+  if (["ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight"].includes(event.key)) {
+    event.preventDefault(); movePick(event.key); drawNetwork();
+  } else if (event.key === "Enter") {
+    event.preventDefault();
+    if (pickedValid()) openEditor(picked, $("link-picker")); else { movePick(""); drawNetwork(); }
+  } else if (event.key === "Escape") {
+    picked = null; drawNetwork();
+  }
+});
+$("link-picker").addEventListener("click", () => { // a pointer: pick the first link
+  if (!pickedValid()) { movePick(""); drawNetwork(); }
 });
 $("weight-editor").addEventListener("submit", (event) => {
   event.preventDefault();
@@ -354,11 +419,16 @@ $("weight-editor").addEventListener("submit", (event) => {
     return;
   }
   api("/api/weight", Object.assign({ name: "W", value }, editing)).then(() => {
-    $("weight-editor").hidden = true; editing = null; say("");
+    closeEditor(); say("");
     if (selected) explainPoint(selected); // the trace follows the new weight
   }).catch((error) => say(error.message));
 });
-$("weight-cancel").addEventListener("click", () => { $("weight-editor").hidden = true; editing = null; });
+function closeEditor() {
+  $("weight-editor").hidden = true; editing = null;
+  if (returnFocus) returnFocus.focus();
+  returnFocus = null;
+}
+$("weight-cancel").addEventListener("click", closeEditor);
 $("weight-value").addEventListener("keydown", (event) => { if (event.key === "Escape") $("weight-cancel").click(); });
 
 // -- one batch, and what it changed ---------------------------------------------------
@@ -446,6 +516,7 @@ for (const format of ["json", "html"]) {
 // -- the controls ---------------------------------------------------------------------
 $("play").addEventListener("click", () => control(state && state.playing ? "pause" : "play"));
 $("step").addEventListener("click", () => control("step"));
+$("fast").addEventListener("change", () => api("/api/control", { action: "fast", on: $("fast").checked }).catch((e) => say(e.message)));
 $("batch").addEventListener("click", oneBatch);
 $("reset").addEventListener("click", () => control("reset"));
 $("regenerate").addEventListener("click", () => send({ seed: (config.seed + 1) % 4294967296 }));
@@ -480,8 +551,9 @@ new ResizeObserver(() => state && drawLinks(Array.from($("columns").children))).
 // -- lessons and projectors: ?hide=a,b hides controls, ?large=1 enlarges the text -----
 // Each name hides the control with that id (its label too); a few name groups.
 const HIDEABLE = {
-  reset: ["reset"], play: ["play"], step: ["step"], batch: ["batch"],
+  reset: ["reset"], play: ["play"], step: ["step"], batch: ["batch"], fast: ["fast"],
   lr: ["lr"], optimizer: ["optimizer"], loss: ["loss"], regularization: ["regularization", "reg_rate"],
+  "link-picker": ["link-picker", "link-picked"],
   batch_size: ["batch_size"], dataset: ["dataset"], ratio: ["ratio"], noise: ["noise"],
   regenerate: ["regenerate"], "show-test": ["show-test"], "gradient-view": ["gradient-view"],
   export: ["export"], "large-text": ["large-text"], upload: ["upload"],
