@@ -176,3 +176,24 @@ def as_generator(seed) -> np.random.Generator:
     raise InputTypeError(
         f"seed must be an int, a numpy Generator or None, got {seed!r}"
     )
+
+
+def check_clip(clip, name: str = "clip") -> tuple[float, float] | None:
+    """None, or the input range (lo, hi) with lo < hi, as attacks and certified
+    training take it."""
+    if clip is None:
+        return None
+    try:
+        lo, hi = clip
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"{name} must be None or a pair (lo, hi), got {clip!r}"
+        ) from error
+    lo = check_number(lo, f"{name} lower bound")
+    hi = check_number(hi, f"{name} upper bound")
+    if not lo < hi:
+        hint = "; the bounds are reversed" if lo > hi else ""
+        raise ValueError(
+            f"{name} must be (lo, hi) with lo < hi, got ({lo:g}, {hi:g}){hint}"
+        )
+    return lo, hi

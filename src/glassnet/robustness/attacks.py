@@ -54,6 +54,7 @@ from ..nn.losses import default_loss as loss_for_output
 from ..nn.network import Sequential
 from ..validation import (
     as_generator,
+    check_clip,
     check_input_matrix,
     check_number,
     check_positive_int,
@@ -74,26 +75,6 @@ def default_loss(net: Sequential) -> Loss:
 
 def check_eps(eps, name: str = "eps") -> float:
     return check_number(eps, name, low=0.0)
-
-
-def check_clip(clip) -> tuple[float, float] | None:
-    """None, or (lo, hi) with lo < hi."""
-    if clip is None:
-        return None
-    try:
-        lo, hi = clip
-    except (TypeError, ValueError) as error:
-        raise TypeError(
-            f"clip must be None or a pair (lo, hi), got {clip!r}"
-        ) from error
-    lo = check_number(lo, "clip lower bound")
-    hi = check_number(hi, "clip upper bound")
-    if not lo < hi:
-        hint = "; the bounds are reversed" if lo > hi else ""
-        raise ValueError(
-            f"clip must be (lo, hi) with lo < hi, got ({lo:g}, {hi:g}){hint}"
-        )
-    return lo, hi
 
 
 def check_step(step, eps: float, steps: int) -> float:

@@ -54,7 +54,7 @@ import numpy as np
 
 from ..nn.layers import ActivationLayer, Dense, Dropout
 from ..nn.losses import CrossEntropyLoss
-from ..validation import check_number
+from ..validation import check_clip, check_number
 
 METHODS = ("ibp", "crown-ibp")
 HIDDEN = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
@@ -385,7 +385,7 @@ class CertifiedTraining:
         object.__setattr__(self, "ramp", _checked_ramp(self.ramp))
         object.__setattr__(self, "kappa", _pair(self.kappa, "certify_kappa"))
         object.__setattr__(self, "beta", _pair(self.beta, "beta"))
-        object.__setattr__(self, "clip", _checked_clip(self.clip))
+        object.__setattr__(self, "clip", check_clip(self.clip, "certify_clip"))
 
     def fraction(self, progress: float, epochs: int) -> float:
         """How far along the ramp ``progress`` (in epochs) is, in [0, 1]."""
@@ -496,23 +496,6 @@ def _checked_ramp(ramp):
     start = check_number(start, "certify_ramp start_epoch", low=0.0)
     length = check_number(length, "certify_ramp ramp_epochs", low=0.0)
     return (start, length)
-
-
-def _checked_clip(clip):
-    """None, or (lo, hi) with lo < hi."""
-    if clip is None:
-        return None
-    try:
-        lo, hi = clip
-    except (TypeError, ValueError) as error:
-        raise TypeError(
-            f"certify_clip must be None or a pair (lo, hi), got {clip!r}"
-        ) from error
-    lo = check_number(lo, "certify_clip lower bound")
-    hi = check_number(hi, "certify_clip upper bound")
-    if not lo < hi:
-        raise ValueError(f"certify_clip must be (lo, hi) with lo < hi, got {clip!r}")
-    return (lo, hi)
 
 
 def _pair(value, name: str) -> tuple[float, float]:
