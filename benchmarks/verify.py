@@ -267,7 +267,8 @@ def run_instance(net, prop, timeout: float, pgd_restarts: int, seed: int) -> dic
         result = gn.verify(net, prop, timeout=timeout, method=method, seed=seed)
         seconds = time.perf_counter() - started
         row[method] = {"status": result.status, "by": result.method,
-                       "seconds": seconds}  # fmt: skip
+                       "seconds": seconds,
+                       "boxes": int(result.counts.get("boxes", 0))}  # fmt: skip
         if result.status == "violated":
             ok = counterexample_confirmed(net, prop, result.counterexample[0])
             row[method]["counterexample_confirmed"] = ok
@@ -378,7 +379,8 @@ def mnist_family(args) -> list[dict]:
 
 def report_row(row: dict) -> None:
     cells = ", ".join(
-        f"{m} {row[m]['status']}/{row[m]['by']} {row[m]['seconds']:.2f}s"
+        f"{m} {row[m]['status']}/{row[m]['by']} {row[m]['seconds']:.2f}s "
+        f"({row[m]['boxes']} boxes)"
         for m in METHODS
     )
     print(f"  {row['instance']}: {cells}", flush=True)

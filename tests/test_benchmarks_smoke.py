@@ -52,7 +52,7 @@ def test_train_speed_records_every_contender_and_its_summaries(tmp_path):
     epochs = record["epoch_seconds"]
     settings = {key.rsplit("/", 1)[-1] for key in epochs}
     contenders = {key.split("/")[0] for key in epochs}
-    assert contenders == {"bound", "glassnet", "torch", "sklearn"}
+    assert contenders == {"bound", "glassnet", "torch", "torch_fused", "sklearn"}
     assert {"threads1", "threads2"} <= settings and "threadsauto" in settings
     for key, seconds in epochs.items():
         assert len(seconds) == repeats and all(map(positive_finite, seconds)), key
@@ -64,12 +64,15 @@ def test_train_speed_records_every_contender_and_its_summaries(tmp_path):
     row = record["best_medians"]["64"]
     assert row["glassnet"] == median("glassnet", "auto")
     assert row["glassnet_best_fixed"] == min(median("glassnet", t) for t in (1, 2))
-    for name in ("bound", "torch", "sklearn"):
+    for name in ("bound", "torch", "torch_fused", "sklearn"):
         assert row[name] == min(median(name, t) for t in (1, 2)), name
 
+    # prediction at each batch size: every contender timed, PyTorch its best
     prediction = record["prediction_seconds"]
-    assert all(map(positive_finite, prediction.values()))
-    assert prediction["torch"] == min(prediction["torch/1"], prediction["torch/2"])
+    assert set(prediction) == {"1", "128"}  # --quick's batch sizes
+    for batch, times in prediction.items():
+        assert all(map(positive_finite, times.values())), batch
+        assert times["torch"] == min(times["torch/1"], times["torch/2"])
 
     # each target is a ratio of the recorded numbers, met exactly when it holds
     assert record["targets"], "no target was checked"
@@ -82,18 +85,49 @@ def test_train_speed_records_every_contender_and_its_summaries(tmp_path):
         )
         assert target["op"] in ("<=", ">=") and target["met"] == holds
     by_name = {t["what"]: t["value"] for t in record["targets"]}
-    assert by_name["PyTorch / glassnet, prediction"] == pytest.approx(
-        prediction["torch"] / prediction["glassnet"], rel=1e-12
-    )
+    for batch, times in prediction.items():
+        what = (
+            f"prediction at batch {batch}, PyTorch / glassnet (predict(X, batch_size))"
+        )
+        assert by_name[what] == pytest.approx(
+            times["torch"] / times["glassnet"], rel=1e-12
+        )
 
     # every contender's network was scored after its timed epochs (not the bound,
     # which trains nothing), as a fraction of the scored rows that are right
     scored = record["training_accuracy"]
-    assert {key.split("/")[0] for key in scored} == {"glassnet", "torch", "sklearn"}
+    scorers = {key.split("/")[0] for key in scored}
+    assert scorers == {"glassnet", "torch", "torch_fused", "sklearn"}
     rows = min(record["samples"], 10_000)
     for key, accuracy in scored.items():
         assert 0.0 <= accuracy <= 1.0, key
         assert (accuracy * rows) == pytest.approx(round(accuracy * rows)), key
+
+
+def test_train_speed_breakdown_pieces_add_up_to_the_fit_step(tmp_path):
+    """--breakdown: per batch size and statistic, every piece timed is a positive
+    time, and the table's rows are those pieces, with fit's own the rest of the
+    fit step: the budget adds up to the step."""
+    run("train_speed.py", "--breakdown", "--json", str(tmp_path / "steps.json"))
+    record = json.loads((tmp_path / "steps.json").read_text())
+    assert "CPU" in record["machine"] and "OPENBLAS_CORETYPE" in record["machine"]
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import step_breakdown
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    assert set(record["us_per_step"]) == {"64"}  # --quick's batch size
+    for statistic in ("median", "fastest"):
+        us = record["us_per_step"]["64"][statistic]
+        pieces = (*step_breakdown.PIECES, "fit", "bound")
+        assert set(us) == set(pieces)
+        assert all(positive_finite(us[p]) for p in pieces), us
+        rows = dict(step_breakdown.budget(us))
+        parts = [v for k, v in rows.items() if k not in ("one step of fit",)]
+        step = rows["one step of fit"]
+        assert step == us["fit"]
+        assert sum(parts[:-1]) == pytest.approx(step, rel=1e-9)  # all but the bound
+        assert parts[-1] == us["bound"]
 
 
 def test_train_speed_data_is_learnable_by_default_and_uniform_on_request():
@@ -124,7 +158,7 @@ def test_every_contender_learns_the_benchmark_task():
         sys.path.remove(str(BENCHMARKS))
     sizes = (16, 8, 8, 4)
     X, y = train_speed.make_data(512, sizes[0], sizes[-1])
-    for name in ("glassnet", "torch", "sklearn"):
+    for name in ("glassnet", "torch", "torch_fused", "sklearn"):
         epoch = train_speed.CONTENDERS[name](X, y, 32, 1, sizes)
         epoch()
         first = epoch.accuracy()

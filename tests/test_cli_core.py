@@ -141,7 +141,7 @@ def _not_a_model(tmp_path):
 
 def _text_feature(tmp_path):
     path = tmp_path / "text.csv"
-    path.write_text("colour,size\nred,1\nblue,2\n" * 10)
+    path.write_text("colour,size\n" + "1.5,1\n?,2\n3,1\n" * 10)  # "?": a number as text
     return path
 
 
@@ -154,7 +154,7 @@ USER_ERRORS = {
     ),
     "DataError": (
         lambda tmp: ["train", _text_feature(tmp), "--target", "size"],
-        "feature column 'colour' is not numeric",
+        "column 'colour' holds numbers, but row 2",
     ),
     "ModelFormatError": (
         lambda tmp: ["info", _not_a_model(tmp)],

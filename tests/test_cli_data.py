@@ -108,6 +108,9 @@ def _bad_files(folder):
     nan_rows[2][1] = ""
     nan_rows[5][0] = "nan"
     write_csv(folder / "nan.csv", ["a", "b", "c", "animal"], nan_rows)
+    qmark_rows = [list(r) for r in rows]
+    qmark_rows[3][1] = "?"
+    write_csv(folder / "qmark.csv", ["a", "b", "c", "animal"], qmark_rows)
     write_csv(folder / "few.csv", ["a", "b", "c", "animal"], rows[:5])
     write_csv(folder / "one.csv", ["a", "y"], [[str(i), "same"] for i in range(12)])
 
@@ -119,8 +122,7 @@ def _bad_files(folder):
         (["d.txt", "--target", "b"], "unknown data format '.txt'; expected one of .csv"),
         (["ok.csv", "--target", "animl"], "no target column 'animl'; did you mean 'animal'?"),
         (["ok.csv", "--target", "animal", "--features", "a,bb"], "no feature column 'bb'; did you mean 'b'?"),
-        (["color.csv", "--target", "animal"], "feature column 'color' is not numeric ('color' holds 'red' in row 1); encode it as numbers first, e.g. one-hot with pandas.get_dummies(df, columns=['color'])"),
-        (["nan.csv", "--target", "animal"], "row 3 (counting data rows from 1) has an empty or NaN value in column 'b'"),
+        (["qmark.csv", "--target", "animal"], "column 'b' holds numbers, but row 4 (counting data rows from 1) holds '?', which is not a number; convert the column to numbers: mark such cells as missing when reading (pandas read_csv(..., na_values=['?'])) or fix the cell"),
         (["few.csv", "--target", "animal"], "few.csv has 5 data rows; training needs at least 10"),
         (["one.csv", "--target", "y"], "holds a single value ('same'); classification needs at least 2 classes"),
         (["ok.csv", "--target", "animal", "--task", "regression"], "target column 'animal' holds text ('dog'); regression needs numbers"),
@@ -146,6 +148,23 @@ def test_train_bad_input_is_one_line_exit_1(
     assert err.startswith("glassnet train: error: ") and message in err, err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_text_columns_and_empty_cells_train(tmp_path, monkeypatch, capsys):
+    """A text column is one-hot encoded and an empty cell filled with the training
+    median (they were refused before the record had categories and fills)."""
+    _bad_files(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    kinds = {}
+    for name in ("color.csv", "nan.csv"):
+        argv = ["train", name, "--target", "animal", "--epochs", "1", "--quiet",
+                "--val-split", "0", "--out", f"{name}.safetensors"]  # fmt: skip
+        assert run(argv, capsys)[0] == 0
+        _, record, _ = tabular.load_model(tmp_path / f"{name}.safetensors")
+        kinds[name] = [(c.kind, getattr(c, "indicator", None)) for c in record.columns]
+    k = "numeric"
+    assert kinds["color.csv"] == [(k, False), ("categorical", None)]
+    assert kinds["nan.csv"] == [(k, True), (k, True), (k, False)]
 
 
 def test_usage_errors_exit_2(tmp_path, capsys):
@@ -190,7 +209,7 @@ def test_predict_and_evaluate_bad_data(trained, tmp_path, capsys):
          "two.csv has 3 feature columns but the model takes 4 (it was saved without a preprocessing record, so DATA's columns are used as they are, in order)"),
         (["predict", model, tmp_path / "empty.csv"],
          "has 0 data rows; prediction needs at least 1"),
-        (["predict", model, tmp_path / "text.csv"], "feature column 'b' is not numeric"),
+        (["predict", model, tmp_path / "text.csv"], "column 'b' held numbers in training, but row 1 (counting data rows from 1) holds 'x'"),
         (["predict", tmp_path / "nope.safetensors", trained["csv"]], "no such model file: "),
         (["evaluate", model, tmp_path / "yak.csv"],
          "column 'animal' has labels 'gnu', 'yak' the model never saw in training; it knows 3 classes: 'cat', 'dog', 'emu'"),
@@ -335,7 +354,7 @@ def test_parquet_and_npy_files_train_and_predict(tmp_path, capsys):
     np.save(tmp_path / "new.npy", X[:7])
     code, out, _ = run(["predict", model, tmp_path / "new.npy"], capsys)
     rows = read_csv(out)
-    expected = net.predict_classes(record.transform(X[:7]))
+    expected = net.predict_classes(record.transform(X[:7])[0])
     assert [float(r[0]) for r in rows[1:]] == expected.astype(float).tolist()
 
 

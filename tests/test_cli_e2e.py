@@ -97,7 +97,10 @@ def test_train_info_predict_evaluate_export_attack_on_a_csv(tmp_path, capsys):
     net, meta = gn.load(model, return_metadata=True)
     record = meta["preprocessing"]
     assert record["classes"] == SPECIES and record["features"] == ["sepal", "petal", "weight"]  # fmt: skip
-    mean, scale = np.array(record["mean"]), np.array(record["scale"])
+    columns = record["columns"]  # version 2: one object per column read
+    assert [c["kind"] for c in columns] == ["numeric"] * 3
+    mean = np.array([c["mean"] for c in columns])
+    scale = np.array([c["scale"] for c in columns])
     assert record["n_train"] == 96
 
     # -- interrupted after 5 epochs, resumed to 12: the same model, bit for bit ----------

@@ -589,10 +589,24 @@ def test_feature_names_from_a_dataframe():
 
 def test_dtype_float64_network():
     X, y = _blobs()
-    est = MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, dtype="float64").fit(X, y)
+    est = MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, dtype="float64").fit(
+        X.astype(np.float32), y
+    )
     assert est.net_.dtype == np.float64 and est.net_.flat_params.dtype == np.float64
-    default = MLPClassifier(hidden_layer_sizes=(4,), max_iter=2).fit(X, y)
-    assert default.net_.dtype == np.float32
+    forced = MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, dtype="float32")
+    assert forced.fit(X, y).net_.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "X_dtype, net_dtype",
+    [(np.float64, np.float64), (np.float32, np.float32), (np.int64, np.float64)],
+)
+def test_default_dtype_follows_the_input(X_dtype, net_dtype):
+    X, y = _blobs()
+    X = (X * 10).astype(X_dtype)
+    est = MLPClassifier(hidden_layer_sizes=(4,), max_iter=2).fit(X, y)
+    assert est.dtype is None
+    assert est.net_.dtype == net_dtype and est.net_.flat_params.dtype == net_dtype
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -609,12 +623,26 @@ X_SMALL, Y_SMALL = _blobs(40)
         ({"activation": "swish"}, ValueError, r"unknown activation 'swish'"),
         ({"batch_size": 0}, ValueError, r"batch_size must be a positive integer, got 0"),
         ({"batch_size": "big"}, ValueError, r"batch_size must be 'auto'.*got 'big'"),
-        ({"learning_rate": "constant"}, TypeError,
-         r"learning_rate is the step size .*learning_rate_init.*got 'constant'"),
+        ({"learning_rate": "cyclic"}, ValueError,
+         r"learning_rate must be one of \['constant', 'invscaling', 'adaptive'\]"),
+        ({"learning_rate": 0.1, "learning_rate_init": 0.2}, ValueError,
+         r"alias of learning_rate_init.*learning_rate=0.1 and learning_rate_init=0.2"),
+        ({"solver": "sgd", "optimizer": "adam"}, ValueError,
+         r"give solver .* or optimizer .*not both"),
+        ({"solver": "newton"}, ValueError, r"solver must be one of .*got 'newton'"),
+        ({"optimizer": "adam", "learning_rate": "adaptive"}, ValueError,
+         r"learning_rate='adaptive' is a schedule of solver='sgd'"),
+        ({"solver": "lbfgs", "dropout": 0.5}, ValueError,
+         r"solver='lbfgs'.*dropout"),
+        ({"solver": "sgd", "momentum": -0.1}, ValueError, r"momentum must be in"),
+        ({"beta_1": 1.0}, ValueError, r"beta_1 must be in \[0, 1\)"),
+        ({"epsilon": 0.0}, ValueError, r"epsilon must be in \(0, inf\]"),
+        ({"max_fun": 0}, ValueError, r"max_fun must be a positive integer"),
+        ({"warm_start": "yes"}, TypeError, r"warm_start must be True or False"),
         ({"learning_rate": -1.0}, ValueError, r"learning_rate must be in \(0, inf\]"),
         ({"optimizer": "lbfgs"}, ValueError, r"optimizer must be one of .*got 'lbfgs'"),
         ({"optimizer": gn.Adam(lr=0.01), "learning_rate": 0.5}, ValueError,
-         r"learning_rate=0.5 disagrees with the optimizer object's lr=0.01"),
+         r"learning_rate_init=0.5 disagrees with the optimizer object's lr=0.01"),
         ({"max_iter": 50, "epochs": 20}, ValueError,
          r"epochs is an alias of max_iter.*max_iter=50 and epochs=20"),
         ({"alpha": -1.0}, ValueError, r"alpha must be in \[0, inf\], got -1"),
@@ -637,7 +665,10 @@ def test_bad_parameters_are_named_at_fit(params, error, message):
 
 
 def test_regressor_rejects_other_losses():
-    with pytest.raises(ValueError, match=r"loss must be 'mse'.*got 'cross_entropy'"):
+    with pytest.raises(
+        ValueError,
+        match=r"loss must be 'squared_error'.*'poisson', got 'cross_entropy'",
+    ):
         MLPRegressor(loss="cross_entropy").fit(X_SMALL, np.arange(40.0))
     est = MLPRegressor(loss="squared_error", hidden_layer_sizes=(2,), max_iter=1)
     assert est.fit(X_SMALL, np.arange(40.0)).n_iter_ == 1

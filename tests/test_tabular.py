@@ -286,7 +286,7 @@ def test_standardisation_uses_population_std_of_the_given_rows():
     np.testing.assert_allclose(record.mean, mean, rtol=1e-13)
     np.testing.assert_allclose(record.scale[:2], std[:2], rtol=1e-12)
     assert record.scale[2] == 1.0 and record.n_train == 40
-    Z = record.transform(X[40:])
+    Z, _ = record.transform(X[40:])
     np.testing.assert_allclose(Z[:, 0], (X[40:, 0] - mean[0]) / std[0], rtol=1e-12)
     assert (Z[:, 2] == 0).all()
 
@@ -325,9 +325,9 @@ def test_record_round_trips_through_a_model_file_exactly(tmp_path):
 )  # fmt: skip
 def test_a_malformed_record_is_refused(edit, message):
     net = gn.Sequential(gn.Dense(2, 1, "sigmoid"), seed=0)
-    good = Preprocessing(
-        ["u", "v"], np.zeros(2), np.ones(2), "classification", "y", ["a", "b"], 5
-    ).to_metadata()
+    good = {"version": 1, "features": ["u", "v"], "mean": [0.0, 0.0],
+            "scale": [1.0, 1.0], "task": "classification", "target": "y",
+            "classes": ["a", "b"], "n_train": 5}  # fmt: skip
     with pytest.raises(DataError, match="preprocessing record is invalid") as error:
         Preprocessing.from_metadata({"preprocessing": {**good, **edit}}, net)
     assert message in str(error.value)

@@ -9,8 +9,16 @@ import pytest
 
 import glassnet as gn
 from glassnet.verification import exact_max
-from glassnet.verification.branch import branch_and_bound
-from glassnet.verification.linear import layer_bounds, linear_spec_bounds
+from glassnet.verification.branch import (
+    _bound_boxes,
+    _split_dimension,
+    branch_and_bound,
+)
+from glassnet.verification.linear import (
+    _backsubstitute,
+    layer_bounds,
+    linear_spec_bounds,
+)
 from glassnet.verification.network import read_network
 
 
@@ -138,3 +146,122 @@ def test_input_splitting_stops_at_its_deadline():
     assert result.counts["split"] == "input_split"
     given_time = gn.verify(net, prop, timeout=60, method="input_split")
     assert given_time.status == "holds"  # the same instance, decided with time
+
+
+def test_boxes_are_halved_along_their_widest_input_ties_to_the_gradient():
+    # y = 0.1 x_0 + 3 x_1 + 0 x_2: x_1 weighs most, x_2 not at all
+    net = gn.Sequential(gn.Dense(3, 1), dtype="float64")
+    net.layers[0].W, net.layers[0].b = [[0.1, 3.0, 0.0]], [0.0]
+    vn = read_network(net)
+    prop = gn.Property(
+        gn.Box(-np.ones(3), np.ones(3)), gn.LinearConstraints([[1.0]], [-9.0])
+    )
+    lo = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    hi = np.array([[1.0, 1.0, 1.0], [2.0, 1.0, 1.0], [1.0, 0.5, 4.0]])
+    # equal widths: the gradient's favourite; otherwise the widest, whatever it weighs
+    assert _split_dimension(vn, prop, lo, hi).tolist() == [1, 0, 2]
+
+
+def test_row_norm_rounding_margins_are_never_smaller_and_stay_tiny():
+    rng = np.random.default_rng(5)
+    net = deep_net(2, n_in=3, widths=(20, 20, 20))
+    vn = read_network(net)
+    lo, hi = boxes(rng, 6, 3, 0.3)
+    bounds, deltas = layer_bounds(vn, lo, hi)
+    Lam = rng.normal(size=(6, 4, 2))
+    zero = np.zeros((6, 4))
+    K = len(vn.blocks) - 1
+    exact = _backsubstitute(vn, K, Lam, bounds, deltas, lo, hi, zero, zero)
+    norms = _backsubstitute(
+        vn, K, Lam, bounds, deltas, lo, hi, zero, zero, row_norms=True
+    )
+    # the same bound, lowered by a larger (never smaller) rounding margin
+    assert np.all(norms <= exact)
+    assert np.all(exact - norms < 1e-9 * (1 + np.abs(exact)))
+
+
+def _input_split_pool():
+    """A pool holder whose workers start at once (not after a second)."""
+    from glassnet.verification.parallel import LazyPool
+
+    return LazyPool(None, 2, after=0.0, after_boxes=0, room=0.0)
+
+
+def test_two_workers_bound_the_same_boxes_as_one_and_agree_with_the_milp():
+    nets = [deep_net(seed, n_in=2, widths=(10, 10, 8)) for seed in range(2)]
+    for seed, net in enumerate(nets):
+        vn = read_network(net)
+        pool = _input_split_pool()
+        pool.vn = vn
+        try:
+            rng = np.random.default_rng(seed)
+            lo, hi = boxes(rng, 9, 2, 0.3)
+            parent, _ = layer_bounds(vn, lo - 0.1, hi + 0.1)
+            C, d = rng.normal(size=(2, 2)), rng.normal(size=2)
+            prop = gn.Property(gn.Box(lo[0], hi[0]), gn.LinearConstraints(C, d))
+            here = _bound_boxes(vn, prop, lo, hi, parent)
+            there = pool.get().bound_boxes(prop, lo, hi, parent)
+            np.testing.assert_allclose(there[0], here[0], rtol=1e-12, atol=1e-12)
+            for (L, U), (L2, U2) in zip(here[1], there[1], strict=True):
+                np.testing.assert_allclose(L2, L, rtol=1e-12, atol=1e-12)
+                np.testing.assert_allclose(U2, U, rtol=1e-12, atol=1e-12)
+            # and the search through the workers decides as the exact MILP says
+            centre = rng.uniform(-1, 1, 2)
+            box = gn.Box(centre - 0.6, centre + 0.6)
+            c = rng.normal(size=2)
+            best, _ = exact_max(net, box, c)
+            for offset in (0.01, -0.01):
+                prop = gn.Property(box, gn.LinearConstraints([-c], [-(best + offset)]))
+                status, found, bounds, _, _ = branch_and_bound(
+                    net, vn, prop, box, time.perf_counter() + 60, batch=4, pool=pool
+                )
+                if offset > 0:
+                    assert status == "holds" and np.all(bounds > 0)
+                else:
+                    assert status == "violated"
+                    assert c @ net.predict(found[0][None])[0] >= best + offset
+        finally:
+            pool.close()
+
+
+def test_a_pool_that_cannot_run_leaves_the_bounding_to_this_process():
+    net = deep_net(1, n_in=2, widths=(6, 6))
+    vn = read_network(net)
+    pool = _input_split_pool()
+    pool.vn = vn
+    workers = pool.get()
+    workers.close()  # as when the workers could not start: nothing runs there
+    rng = np.random.default_rng(1)
+    lo, hi = boxes(rng, 4, 2, 0.2)
+    parent, _ = layer_bounds(vn, lo, hi)
+    prop = gn.Property(gn.Box(lo[0], hi[0]), gn.LinearConstraints([[1.0, 0.0]], [0.0]))
+    assert workers.bound_boxes(prop, lo, hi, parent) is None
+    box = gn.Box(-np.ones(2), np.ones(2))
+    prop = gn.Property(box, gn.LinearConstraints([[1.0, -1.0]], [-50.0]))
+    status, *_ = branch_and_bound(
+        net, vn, prop, box, time.perf_counter() + 60, pool=pool
+    )
+    assert status == "holds"  # bounded here instead
+
+
+def test_workers_start_by_default_only_under_a_guarded_main(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    from glassnet.verification.parallel import main_is_guarded
+
+    guarded = tmp_path / "guarded.py"
+    guarded.write_text('if __name__ == "__main__":\n    run()\n', encoding="utf-8")
+    plain = tmp_path / "plain.py"
+    plain.write_text("run()\n", encoding="utf-8")
+    for path, expected in (
+        (guarded, True),
+        (plain, False),
+        (tmp_path / "gone.py", False),
+    ):
+        main = types.ModuleType("__main__")
+        main.__file__ = str(path)
+        monkeypatch.setitem(sys.modules, "__main__", main)
+        assert main_is_guarded() is expected
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+    assert main_is_guarded()  # no main file: nothing to run again

@@ -48,6 +48,7 @@ from .nn.activations import (
     Tanh,
     get_activation,
 )
+from .nn.embedding import Embedding
 from .nn.init import INITIALIZERS, get_initializer
 from .nn.layers import ActivationLayer, Dense, Dropout, Layer
 from .nn.losses import (
@@ -148,6 +149,7 @@ __all__ = [
     "InputTypeError",
     "TrainConfig",
     "Dropout",
+    "Embedding",
     "GradcheckReport",
     "Identity",
     "Layer",

@@ -186,6 +186,12 @@ def update_loop(name: str):
     return register
 
 
+def stock_update(optimizer) -> bool:
+    """Whether ``optimizer`` runs a stock update (one marked ``@update_loop``), as
+    written: elementwise, each parameter's new value from its own numbers only."""
+    return type(optimizer)._update in _UPDATES and "_update" not in vars(optimizer)
+
+
 def compiled_update(optimizer, params: np.ndarray, grads: np.ndarray) -> bool:
     """Apply ``optimizer``'s update in one compiled pass and return True, when a
     loop stands in for its ``_update`` (a subclass that writes its own, or a patched

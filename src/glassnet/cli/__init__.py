@@ -2,7 +2,8 @@
 
 Each subcommand is a module in this package with ``add_parser(subparsers)`` and
 ``run(args) -> int``; ``COMMANDS`` lists them. Exit codes: 0 success, 2 usage error,
-1 data or training error (one line on stderr, no traceback), 130 interrupted, and
+1 data or training error (one line on stderr, no traceback), 130 interrupted, 141
+(128 + SIGPIPE) when the reader of the output went away (``| head``: no message), and
 70 (sysexits' EX_SOFTWARE) for a bug in glassnet itself: its traceback, then a line
 saying so and where to report it.
 
@@ -48,12 +49,20 @@ COMMANDS = [
 
 #: Exit code for a bug in glassnet (sysexits.h EX_SOFTWARE: internal software error).
 EXIT_BUG = 70
+#: Exit code when the reader of stdout went away (| head): 128 + SIGPIPE, as a
+#: program killed by the signal reports it in a shell.
+EXIT_BROKEN_PIPE = 141
 #: The errors that are the user's to fix: reported as one line, exit 1.
 USER_ERRORS = (GlassnetError, ValueError, OSError)
 
 
 class CliError(GlassnetError):
     """A problem with the user's data or request: printed as one line, exit 1."""
+
+
+class UsageError(CliError):
+    """Options that do not go together, found after parsing: one line, exit 2 (as
+    argparse's own usage errors)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -102,7 +111,14 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except BrokenPipeError:  # the reader went away (| head): stop quietly
         _quiet_stdout()
-        return 1
+        return EXIT_BROKEN_PIPE
+    except UsageError as error:
+        print(
+            f"glassnet {args.command}: error: {error} (see glassnet {args.command} "
+            "--help)",
+            file=sys.stderr,
+        )
+        return 2
     except USER_ERRORS as error:
         print(f"glassnet {args.command}: error: {error}", file=sys.stderr)
         return 1

@@ -195,6 +195,13 @@ def run(args) -> int:
 
     net, record, _ = load_model(args.model)
     data = load_data(args, net, record)
+    if record is not None and record.embedded:
+        raise CliError(
+            "this model embeds categorical columns ("
+            + ", ".join(c.name for _, c in record.embedded)
+            + "): an input perturbation has no meaning for a category index; "
+            "attack a model trained with at most 16 categories per column (one-hot)"
+        )
     if record is not None:  # the network then takes DATA's raw columns
         net = fold_standardization(net, record)
     X, y = data.X, data.y

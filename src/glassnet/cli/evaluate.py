@@ -5,7 +5,9 @@ labelled data file: the loss and metrics, per-class scores and the confusion mat
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import sys
 
 import numpy as np
 
@@ -61,6 +63,11 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--plot", metavar="FILE", help="save a picture of the results")
     parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (metrics, rows, task, per-class figures) instead",
+    )
+    parser.add_argument(
         "--quiet", action="store_true", help="no progress output on large files"
     )
     parser.set_defaults(run=run)
@@ -85,9 +92,11 @@ def run(args) -> int:
     Z = model_inputs(table, net, record, exclude=target)
     classifier = is_classifier(net, record)
     where = f"{table.path} column {target!r}"
-    print(
-        f"model {args.model} on {table.path} ({table.n_rows} rows), target {target!r}"
-    )
+    if not args.json:
+        print(
+            f"model {args.model} on {table.path} ({table.n_rows} rows), target "
+            f"{target!r}"
+        )
     if classifier:
         classes = class_names(net, record)
         y = _labels(y_raw, classes, record, where)
@@ -95,7 +104,11 @@ def run(args) -> int:
         predicted = labels_of(P, net)
         loss = net.evaluate(Z, y, loss=loss_name(net), metrics=[])["loss"]
         C = metrics.confusion_matrix(y, predicted, len(classes))
-        print(classification_report(loss, loss_name(net), y, predicted, C, classes))
+        if args.json:
+            report = classification_json(loss, y, predicted, C, classes)
+            print(json.dumps({"loss_function": loss_name(net), **report}))
+        else:
+            print(classification_report(loss, loss_name(net), y, predicted, C, classes))
         if args.plot:
             _save(confusion_figure(C, classes, args.model), args.plot)
     else:
@@ -109,11 +122,14 @@ def run(args) -> int:
                 "column (use net.evaluate in Python)"
             )
         predicted = A[:, 0].astype(np.float64)
-        print(regression_report(y, predicted))
+        if args.json:
+            print(json.dumps({"loss_function": "mse", **regression_json(y, predicted)}))
+        else:
+            print(regression_report(y, predicted))
         if args.plot:
             _save(regression_figure(y, predicted, args.model), args.plot)
-    if args.plot:
-        print(f"figure written to {args.plot}")
+    if args.plot:  # with --json on stderr, so that stdout stays one JSON object
+        print(f"figure written to {args.plot}", file=sys.stderr if args.json else None)
     return 0
 
 
@@ -194,6 +210,57 @@ def regression_report(y: np.ndarray, predicted: np.ndarray) -> str:
     else:
         lines.append("  r2          undefined (the target is constant)")
     return "\n".join(lines)
+
+
+# -- JSON (--json): the same figures as the reports, unrounded ------------------------
+def classification_json(loss, y, predicted, C, classes) -> dict:
+    n = len(y)
+    return {
+        "task": "classification",
+        "n_rows": n,
+        "loss": _finite(loss),
+        "metrics": {
+            "accuracy": int((predicted == y).sum()) / n,
+            "precision_macro": metrics.precision(y, predicted),
+            "recall_macro": metrics.recall(y, predicted),
+            "f1_macro": metrics.f1(y, predicted),
+        },
+        "per_class": [
+            {"class": _plain(c), "precision": p, "recall": r, "f1": f, "support": s}
+            for c, (p, r, f, s) in zip(classes, per_class(C), strict=True)
+        ],
+        "classes": [_plain(c) for c in classes],
+        "confusion_matrix": C.astype(int).tolist(),
+    }
+
+
+def regression_json(y: np.ndarray, predicted: np.ndarray) -> dict:
+    mse = metrics.mean_squared_error(y, predicted)
+    r2 = None  # undefined for a constant target (JSON null)
+    if len(y) > 1 and np.ptp(y) > 0:
+        r2 = _finite(metrics.r2_score(y, predicted))
+    return {
+        "task": "regression",
+        "n_rows": len(y),
+        "loss": _finite(mse),
+        "metrics": {
+            "mse": _finite(mse),
+            "rmse": _finite(math.sqrt(mse)),
+            "mae": _finite(metrics.mean_absolute_error(y, predicted)),
+            "r2": r2,
+        },
+    }
+
+
+def _finite(value) -> float | None:
+    """A float for JSON, None (null) for inf or NaN, which JSON cannot hold."""
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _plain(label):
+    """A class label as a JSON value (numpy scalars as Python ones)."""
+    return label.item() if isinstance(label, np.generic) else label
 
 
 # -- pictures -----------------------------------------------------------------------------

@@ -204,6 +204,24 @@ def parse_matrix(text: str, option: str) -> np.ndarray:
     return values
 
 
+def parse_cells(text: str, record) -> dict:
+    """ "Dream,39.1,;Biscoe,40,male" -> the record's columns of raw cells (samples by
+    ";", cells by ","; an empty cell is missing)."""
+    rows = [[None if v.strip() == "" else v.strip() for v in row.split(",")]
+            for row in text.split(";")]  # fmt: skip
+    names = record.names
+    for row in rows:
+        if len(row) != len(names):
+            raise CliError(
+                f"--input has {len(row)} value(s) per sample but the model reads "
+                f"{len(names)} columns: {', '.join(names)} (empty for a missing cell)"
+            )
+    return {
+        name: np.array([row[j] for row in rows], dtype=object)
+        for j, name in enumerate(names)
+    }
+
+
 def parse_clip(text: str) -> tuple[float, float]:
     """ "0,1" -> (0.0, 1.0)."""
     values = parse_matrix(text, "--clip")
@@ -256,6 +274,12 @@ def run(args) -> int:
         from .tabular import load_model as load_with_record
 
         net, record, _ = load_with_record(args.model)
+        if args.input is None and record is not None and not record.plain:
+            raise CliError(
+                f"--input is required with --model: one value per column it reads, "
+                f"comma-separated ({', '.join(record.names[:8])}); empty for a "
+                "missing cell"
+            )
         if args.input is None:
             raise CliError(
                 f"--input is required with --model: {net.in_features} number(s), "
@@ -264,8 +288,13 @@ def run(args) -> int:
         y = None
     else:
         net, X, y = seed003_example()
-    X = parse_matrix(args.input, "--input") if args.input is not None else X
-    if X.shape[1] != net.in_features:
+    if record is not None and not record.plain:  # raw cells: text, empty cells
+        X = parse_cells(args.input, record)
+        n_samples = len(X[record.names[0]])
+    else:
+        X = parse_matrix(args.input, "--input") if args.input is not None else X
+        n_samples = X.shape[0]
+    if not isinstance(X, dict) and X.shape[1] != net.in_features:
         raise CliError(
             f"--input has {X.shape[1]} number(s) per sample but the network takes "
             f"{net.in_features}"
@@ -273,9 +302,9 @@ def run(args) -> int:
     if args.target is not None:
         Y = parse_target(args.target, record)
         y = Y[:, 0] if Y.shape[1] == 1 else Y
-        if len(y) != X.shape[0]:
+        if len(y) != n_samples:
             raise CliError(
-                f"--target has {len(y)} sample(s) but --input has {X.shape[0]}"
+                f"--target has {len(y)} sample(s) but --input has {n_samples}"
             )
     elif args.model is None and args.input is not None and X.shape[0] != 1:
         raise CliError("--target is required for a batch of several inputs")

@@ -8,6 +8,7 @@ import json
 from ..io import describe, load
 from . import CliError
 from .tabular import DataError, Preprocessing
+from .train_options import describe_settings, result_label
 
 
 def add_parser(subparsers) -> None:
@@ -70,13 +71,16 @@ def with_data_record(text: str, path) -> str:
     settings = metadata.get("train")
     if isinstance(settings, dict):
         section.append("Training run: " + _settings_line(settings))
+        options = describe_settings(settings)  # early stopping, l2, dropout, ...
+        if options:
+            section.append("Regularisation: " + options)
     result = metadata.get("result")
     if isinstance(result, dict) and result:
         shown = "  ".join(
             f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
             for k, v in result.items()
         )
-        section.append(f"Last epoch: {shown}")
+        section.append(f"{result_label(metadata)}: {shown}")
     rest = {k: v for k, v in metadata.items() if k not in _TRAIN_KEYS}
     if rest:
         section.append(f"Metadata: {json.dumps(rest, sort_keys=True)}")
@@ -101,6 +105,17 @@ def _record_lines(record) -> list[str]:
         )
     else:
         lines.append(f"  task: regression of {record.target!r}")
+    plain = all(c.kind == "numeric" and not c.indicator for c in record.columns)
+    if not plain:  # categories or filled cells: one line per column
+        lines.append(
+            f"  columns ({len(record.columns)}), read by name and fitted on "
+            f"{record.n_train} training rows; the network takes {record.n_inputs} "
+            "inputs:"
+        )
+        lines += [f"    {line}" for line in record.describe()[:_SHOWN]]
+        if len(record.columns) > _SHOWN:
+            lines.append(f"    ... {len(record.columns) - _SHOWN} more")
+        return lines
     lines.append(
         f"  features ({len(record.features)}), standardised z = (x - mean) / scale "
         f"with the statistics of {record.n_train} training rows:"

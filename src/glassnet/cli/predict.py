@@ -36,7 +36,9 @@ Loads a model saved by glassnet train (or gn.save) and writes one CSV row per ro
 DATA (same order): the column "prediction" (the class label, as in the training data,
 or the predicted number), and with --proba one probability column per class,
 "proba_<label>". DATA's columns are matched to the model's features by name (other
-columns, such as the target, are ignored) and standardised as in training. A model
+columns, such as the target, are ignored), encoded, filled and standardised as in
+training (a category not seen in training and the empty cells filled are counted in
+a warning on stderr). A model
 saved without a preprocessing record (gn.save in Python) takes every column of DATA,
 in order, as it is.
 """
@@ -75,24 +77,10 @@ def read_data(path: str, quiet: bool) -> Table:
 
 def raw_features(table: Table, net, record, exclude: str | None = None) -> np.ndarray:
     """DATA's feature columns as the model expects them, before standardisation:
-    the record's features by name, or (no record) every column but ``exclude``."""
+    the record's columns by name (empty cells filled, categories encoded), or (no
+    record) every column but ``exclude``."""
     if record is not None:
-        missing = [f for f in record.features if f not in table.columns]
-        if missing:
-            shown = ", ".join(repr(f) for f in missing[:6]) + (
-                ", ..." if len(missing) > 6 else ""
-            )
-            have = ", ".join(repr(n) for n in table.names[:8]) + (
-                ", ..." if len(table.names) > 8 else ""
-            )
-            raise DataError(
-                f"{table.path} lacks {len(missing)} of the model's "
-                f"{len(record.features)} feature columns: {shown} (DATA has {have}); "
-                "the model was trained on "
-                + ", ".join(record.features[:8])
-                + (", ..." if len(record.features) > 8 else "")
-            )
-        return features_matrix(table, record.features)
+        return _encoded(table, record, standardize=False)
     names = [n for n in table.names if n != exclude]
     if len(names) != net.in_features:
         raise DataError(
@@ -103,10 +91,36 @@ def raw_features(table: Table, net, record, exclude: str | None = None) -> np.nd
     return features_matrix(table, names)
 
 
+def _encoded(table: Table, record, standardize: bool) -> np.ndarray:
+    """The record applied to DATA's columns, found by name; unknown categories and
+    filled cells reported on stderr, one line each."""
+    missing = [f for f in record.names if f not in table.columns]
+    if missing:
+        shown = ", ".join(repr(f) for f in missing[:6]) + (
+            ", ..." if len(missing) > 6 else ""
+        )
+        have = ", ".join(repr(n) for n in table.names[:8]) + (
+            ", ..." if len(table.names) > 8 else ""
+        )
+        raise DataError(
+            f"{table.path} lacks {len(missing)} of the model's "
+            f"{len(record.names)} feature columns: {shown} (DATA has {have}); "
+            "the model was trained on "
+            + ", ".join(record.names[:8])
+            + (", ..." if len(record.names) > 8 else "")
+        )
+    X, report = record.transform(table.columns, table.path, standardize)
+    for line in report.warnings():
+        print(f"warning: {table.path}: {line}", file=sys.stderr)
+    return X
+
+
 def model_inputs(table: Table, net, record, exclude: str | None = None) -> np.ndarray:
-    """The network's inputs for every row: standardised as in training."""
-    X = raw_features(table, net, record, exclude)
-    return X if record is None else record.transform(X)
+    """The network's inputs for every row: encoded, filled and standardised as in
+    training."""
+    if record is None:
+        return raw_features(table, net, record, exclude)
+    return _encoded(table, record, standardize=True)
 
 
 def is_classifier(net, record) -> bool:

@@ -23,7 +23,7 @@ Examples
 (['a', 'b'], [2.0, 20.0])
 >>> raw = tabular.fold_standardization(loaded, saved)   # takes x, not z
 >>> x = np.array([[3.0, 30.0]])
->>> bool(np.allclose(raw.forward(x), loaded.forward(saved.transform(x))))
+>>> bool(np.allclose(raw.forward(x), loaded.forward(saved.transform(x)[0])))
 True
 """
 

@@ -17,6 +17,7 @@ import math
 
 from .._fast.work import check_memory
 from ..nn.activations import get_activation
+from ..nn.embedding import Embedding
 from ..nn.layers import Dense
 from ..nn.network import Sequential, network_memory
 from ..optim import OPTIMIZERS, get_optimizer
@@ -35,7 +36,26 @@ from .train_checkpoints import (
     save_or_fallback,
     sigterm_as_ctrl_c,
 )
-from .train_data import DATASETS, TrainingData, describe_data, output_for, read_data
+from .train_data import (
+    BUILTIN_TARGETS,
+    DATASETS,
+    TrainingData,
+    describe_data,
+    output_for,
+)
+from .train_options import (
+    OPTION_DEFAULTS,
+    add_arguments,
+    check_options,
+    class_weight,
+    describe_early_stopping,
+    dropout_after,
+    early_stopping,
+    early_stopping_record,
+    optimizer_options,
+    saved_epoch_logs,
+)
+from .train_stream import read_training_data
 
 LOSSES = ("auto", "cross_entropy", "binary_crossentropy", "mse")
 TASKS = ("auto", "classification", "regression")
@@ -53,7 +73,9 @@ DEFAULTS = {
     "task": "auto",
     "target": None,
     "features": None,
+    "categorical": None,  # integer columns to treat as categories
 }
+DEFAULTS.update(OPTION_DEFAULTS)  # early stopping, l2, dropout, class weights
 #: Settings that must not change when resuming (--epochs may: to train longer).
 FIXED_ON_RESUME = [k for k in DEFAULTS if k != "epochs"]
 
@@ -71,7 +93,10 @@ more: softmax with cross-entropy; regression: identity output with mean squared 
 Features (every column but the target unless --features names them) are standardised,
 z = (x - mean) / std, with the mean and std of the training rows only (not the
 validation rows); the model file keeps them and predict, evaluate, attack and export
-apply them, so those commands take raw data.
+apply them, so those commands take raw data. Text, boolean and --categorical columns
+are categories: one-hot up to 16 of them, else a learned embedding (the network's
+first layer). An empty cell of a numeric column is filled with the training median
+(and an extra 0/1 input marks it); in a categorical column it is a category.
 
 --val-split holds out that fraction of the rows (stratified by class) for the
 validation loss and metrics printed each epoch. With --checkpoint-dir a checkpoint
@@ -144,6 +169,13 @@ def add_parser(subparsers) -> None:
         type=_name_list,
         metavar="A,B,...",
         help="the input columns (default: every column but the target)",
+    )
+    parser.add_argument(
+        "--categorical",
+        type=_name_list,
+        metavar="A,B,...",
+        help="integer columns to treat as categories (text and boolean columns "
+        "always are)",
     )
     parser.add_argument(
         "--task",
@@ -225,6 +257,15 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--quiet", action="store_true", help="no progress output, only the result"
     )
+    parser.add_argument(
+        "--stream",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="read a CSV or Parquet DATA chunk by chunk, each epoch again, instead "
+        "of whole (default: when it would take over half the memory available; "
+        "see 'Files bigger than memory' in the docs)",
+    )
+    add_arguments(parser)  # regularisation: train_options.py
     parser.set_defaults(run=run)
 
 
@@ -240,6 +281,7 @@ def _check_args(args) -> None:
     _check_data_options(args)
     _check_numbers(args)
     _check_activations(args)
+    check_options(args)
 
 
 def _check_checkpoint_options(args) -> None:
@@ -319,7 +361,11 @@ def _show(value) -> str:
 
 
 # -- data ------------------------------------------------------------------------------
-def build_network(settings: dict, in_features: int, outputs: int, activation: str):
+def build_network(
+    settings: dict, in_features: int, outputs: int, activation: str, record=None
+):
+    """The Dense stack; first an Embedding when ``record`` embeds some columns (the
+    Dense stack then takes its output width)."""
     hidden = settings["hidden"]
     acts = settings["activation"]
     if len(acts) not in (1, len(hidden)) and hidden:
@@ -334,8 +380,15 @@ def build_network(settings: dict, in_features: int, outputs: int, activation: st
         f"training a network of widths {'-'.join(map(str, widths))}",
     )
     layers, width = [], in_features
+    if record is not None and record.embedded:
+        index = [at for at, _ in record.embedded]
+        tables = [len(column.categories) for _, column in record.embedded]
+        dims = [column.dim for _, column in record.embedded]
+        layers.append(Embedding(index, tables, dims, in_features=in_features))
+        width = in_features - len(index) + sum(dims)
     for i, h in enumerate(hidden):
         layers.append(Dense(width, h, acts[i] if len(acts) > 1 else acts[0]))
+        layers.extend(dropout_after(settings, i))  # --dropout, after the activation
         width = h
     layers.append(Dense(width, outputs, activation))
     return Sequential(*layers, dtype=settings["dtype"], seed=settings["seed"])
@@ -343,16 +396,17 @@ def build_network(settings: dict, in_features: int, outputs: int, activation: st
 
 def build_optimizer(settings: dict):
     kwargs = {} if settings["lr"] is None else {"lr": settings["lr"]}
+    kwargs.update(optimizer_options(settings))  # --l2
     return get_optimizer(settings["optimizer"], **kwargs)
 
 
 def starting_point(
-    settings: dict, n_features: int, outputs: int, activation: str, ckpt
+    settings: dict, n_features: int, outputs: int, activation: str, ckpt, record=None
 ):
     """(net, optimizer, (epoch, step)) to train from: new ones at (0, 0), or the
     checkpoint's where it stopped."""
     if ckpt is None:
-        net = build_network(settings, n_features, outputs, activation)
+        net = build_network(settings, n_features, outputs, activation, record)
         return net, build_optimizer(settings), (0, 0)
     if ckpt.history is not None and ckpt.history.seed != settings["seed"]:
         raise CliError(
@@ -395,6 +449,8 @@ def fit(args, settings, net, optimizer, data: TrainingData, loss, metadata, star
         validation_data=data.validation,
         metrics=["accuracy"] if data.task == "classification" else ["mae"],
         callbacks=callbacks,
+        early_stopping=early_stopping(settings),
+        class_weight=class_weight(settings, data.task, data.classes),
         initial_epoch=initial_epoch,
         initial_step=initial_step,
         verbose=0 if args.quiet else 1,
@@ -403,7 +459,7 @@ def fit(args, settings, net, optimizer, data: TrainingData, loss, metadata, star
 
 def save_model(args, settings, net, history, metadata, say) -> None:
     """The model file, with the last epoch's loss and metrics in its metadata."""
-    last = {} if history is None else history.last()
+    last = {} if history is None else saved_epoch_logs(history)
     metadata["result"] = {
         k: v for k, v in last.items() if k != "epoch_time" and v is not None
     }
@@ -428,11 +484,14 @@ def _run(args) -> int:
     say = (lambda *a: None) if args.quiet else print
     ckpt, stored = open_checkpoints(args, say)
     settings = _resolve(args, stored)
-    if settings["dataset"] and args.target not in (None, "label"):
+    builtin_target = BUILTIN_TARGETS.get(settings["dataset"], "label")
+    if settings["dataset"] and args.target not in (None, builtin_target):
         raise CliError(
-            "--target goes with DATA; a built-in dataset's target is 'label'"
+            f"--target goes with DATA; a built-in dataset's target is {builtin_target!r}"
         )
-    data = read_data(settings, args.quiet)
+    data, how = read_training_data(
+        settings, args.quiet, getattr(args, "stream", None), stored
+    )
     settings["data_sha256"] = data.sha256
     if stored is not None:
         check_same_data(stored, settings, data.record, ckpt)
@@ -440,8 +499,9 @@ def _run(args) -> int:
         data.task, len(data.classes or ()), settings["loss"]
     )
     say(describe_data(data, settings))
+    say(f"data {how}")
     net, optimizer, start = starting_point(
-        settings, len(data.features), outputs, out_activation, ckpt
+        settings, data.record.n_inputs, outputs, out_activation, ckpt, data.record
     )
     say(net.summary())
 
@@ -459,5 +519,8 @@ def _run(args) -> int:
         history = ckpt.history
     elif history.stop_reason == "interrupted":
         return report_interrupted(args, net, optimizer, history, metadata)
+    elif early_stopping_record(history) is not None:
+        metadata["early_stopping"] = early_stopping_record(history)
+        print(describe_early_stopping(metadata["early_stopping"], settings["epochs"]))
     save_model(args, settings, net, history, metadata, say)
     return 0

@@ -4,11 +4,13 @@ rows (the preprocessing record the model file keeps)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..data import datasets
+from ..data.preprocessing import check_numbers_as_text
 from . import CliError
 from .tabular import (
     DataError,
@@ -20,17 +22,24 @@ from .tabular import (
     fit_classes,
     infer_task,
     read_table,
-    select,
+    select_columns,
 )
 
-DATASETS = ("digits", "iris", "wine", "breast_cancer", "moons", "spirals", "xor")
+DATASETS = (
+    "digits", "iris", "wine", "breast_cancer", "moons", "spirals", "xor", "penguins",
+)  # fmt: skip
+#: A built-in dataset's target column: "label", but for the tables of real columns.
+BUILTIN_TARGETS = {"penguins": "species"}
 #: Fewest rows ``train`` accepts: below this a split and a standardisation mean little.
 MIN_TRAIN_ROWS = 10
 
 
 def builtin_table(name: str) -> Table:
     """A built-in dataset as a table: features x0.. (digits: pixel_<row>_<col>,
-    scaled to [0, 1]) and the target column "label"."""
+    scaled to [0, 1]) and the target column "label"; penguins: the Palmer penguins
+    table as it is (text columns, empty cells), target "species"."""
+    if name == "penguins":
+        return penguins_table()
     loaders = {
         "digits": datasets.load_digits,
         "iris": datasets.load_iris,
@@ -62,6 +71,27 @@ def builtin_table(name: str) -> Table:
     return Table(f"{name} (built-in)", columns, len(y))
 
 
+def penguins_table() -> Table:
+    """The Palmer penguins (344 rows: island and sex as text, 19 empty cells), from
+    the palmerpenguins package (the datasets extra)."""
+    try:
+        from palmerpenguins import load_penguins
+    except ImportError:
+        raise CliError(
+            "--dataset penguins needs the palmerpenguins package: pip install "
+            "'glassnet[datasets]'"
+        ) from None
+    frame = load_penguins()
+    columns = {}
+    for name in frame.columns:
+        series = frame[name]
+        if series.dtype.kind in "iuf":
+            columns[str(name)] = series.to_numpy()
+        else:  # text: the values, None where a cell is empty
+            columns[str(name)] = series.to_numpy(dtype=object, na_value=None)
+    return Table("penguins (built-in)", columns, len(frame))
+
+
 def load_table(settings: dict, quiet: bool) -> Table:
     if settings["data"]:
         try:
@@ -72,16 +102,16 @@ def load_table(settings: dict, quiet: bool) -> Table:
 
 
 def prepare(settings: dict, table: Table):
-    """(X, y, features, task, classes): the features and the target, encoded as
-    class indices (classification) or float64 (regression)."""
+    """(columns, y, features, task, classes): the raw feature columns by name and
+    the target, encoded as class indices (classification) or float64 (regression)."""
     if settings["dataset"] and not settings["target"]:
-        settings["target"] = "label"
+        settings["target"] = BUILTIN_TARGETS.get(settings["dataset"], "label")
     target = settings["target"]
     if target is None:
         raise CliError(
             f"DATA ({table.path}) needs --target COLUMN, the column to predict"
         )
-    X, y_raw, features = select(table, target, settings["features"])
+    X, y_raw, features = select_columns(table, target, settings["features"])
     check_rows(table, MIN_TRAIN_ROWS, "training")
     task = settings["task"]
     if task == "auto":
@@ -126,42 +156,79 @@ class TrainingData:
     features: list[str]
     task: str
     classes: list | None
-    record: Preprocessing  # the standardisation fitted on the training rows
+    record: Preprocessing  # categories, fills, standardisation: of the training rows
     sha256: str  # fingerprint of the rows, features and labels (checked on --resume)
     train_rows: np.ndarray
     val_rows: np.ndarray | None
-    Z_train: np.ndarray  # standardised features of the training rows   (n, features)
+    Z_train: np.ndarray  # the network's inputs of the training rows   (n, n_inputs)
     y_train: np.ndarray
     validation: tuple[np.ndarray, np.ndarray] | None
 
 
 def read_data(settings: dict, quiet: bool) -> TrainingData:
-    """The data file or built-in dataset, split, with the standardisation fitted on
-    the training rows only."""
+    """The data file or built-in dataset, split, with the preprocessing record
+    (categories, fills, standardisation) fitted on the training rows only."""
     table = load_table(settings, quiet)
-    X, y, features, task, classes = prepare(settings, table)
+    columns, y, features, task, classes = prepare(settings, table)
     train_rows, val_rows = split(
         len(y), settings["val_split"], y if classes else None, settings["seed"]
     )
+    check_numbers_as_text(
+        columns, features, settings.get("categorical") or (), table.path
+    )
     record = Preprocessing.fit(
-        X[train_rows], features, task, settings["target"], classes
+        {name: values[train_rows] for name, values in columns.items()},
+        features,
+        task,
+        settings["target"],
+        classes,
+        categorical=_categorical(settings, features),
     )
     validation = None
     if val_rows is not None:
-        validation = (record.transform(X[val_rows]), y[val_rows])
+        rows = {name: values[val_rows] for name, values in columns.items()}
+        validation = (record.transform(rows)[0], y[val_rows])
     return TrainingData(
         table=table,
         features=features,
         task=task,
         classes=classes,
         record=record,
-        sha256=fingerprint(X, y, features),
+        sha256=_fingerprint(columns, y, features),
         train_rows=train_rows,
         val_rows=val_rows,
-        Z_train=record.transform(X[train_rows]),
+        Z_train=record.transform(
+            {name: values[train_rows] for name, values in columns.items()}
+        )[0],
         y_train=y[train_rows],
         validation=validation,
     )
+
+
+def _categorical(settings: dict, features: list[str]) -> list[str]:
+    """The --categorical columns, each a feature column."""
+    names = settings.get("categorical") or []
+    for name in names:
+        if name not in features:
+            raise CliError(
+                f"--categorical names {name!r}, which is not a feature column "
+                f"(features: {', '.join(features[:8])}{', ...' * (len(features) > 8)})"
+            )
+    return names
+
+
+def _fingerprint(columns: dict, y, features: list[str]) -> str:
+    """The rows' fingerprint: of the float64 matrix when every column is numeric (as
+    for a numeric table always), with the text columns' cells hashed in after."""
+    numeric = [
+        c if c.dtype.kind in "biuf" else np.zeros(len(c)) for c in columns.values()
+    ]
+    X = np.column_stack(numeric) if numeric else np.empty((len(y), 0))
+    digest = fingerprint(X, y, features)
+    text = [repr(c.tolist()) for c in columns.values() if c.dtype.kind not in "biuf"]
+    if not text:
+        return digest
+    return hashlib.sha256("\x00".join([digest, *text]).encode()).hexdigest()
 
 
 # -- the network and its optimizer -------------------------------------------------------
@@ -204,6 +271,25 @@ def describe_data(data: TrainingData, settings: dict) -> str:
         f"data: {data.table.path}, {data.table.n_rows} rows; target {target!r} -> "
         f"{what}\n"
         f"features ({len(features)}): {names}\n"
-        f"standardised with the mean and std of the {len(data.train_rows)} training "
+        + _encoding_line(data.record)
+        + f"standardised with the mean and std of the {len(data.train_rows)} training "
         f"rows; {n_val} validation rows"
     )
+
+
+def _encoding_line(record: Preprocessing) -> str:
+    """What the record does beyond standardising: categories and filled cells."""
+    categorical = [c for c in record.columns if c.kind == "categorical"]
+    filled = [c.name for c in record.columns if c.kind == "numeric" and c.indicator]
+    if not categorical and not filled:
+        return ""
+    parts = []
+    for how in ("onehot", "embedding"):
+        names = [c.name for c in categorical if c.encoding == how]
+        if names:
+            label = "one-hot" if how == "onehot" else "embedded"
+            parts.append(f"{label}: {', '.join(names)}")
+    if filled:
+        parts.append(f"empty cells filled with the median (+ 0/1 input): "
+                     f"{', '.join(filled)}")  # fmt: skip
+    return f"{'; '.join(parts)}; the network takes {record.n_inputs} inputs\n"

@@ -191,6 +191,38 @@ def select(table: Table, target: str | None, features: list[str] | None = None):
     return features_matrix(table, features), y, list(features)
 
 
+def select_columns(table: Table, target: str, features: list[str] | None = None):
+    """(columns, y, feature_names): like ``select``, but the raw feature columns by
+    name (text and empty cells allowed: the preprocessing record encodes and fills
+    them); numeric columns are checked for infinities and overflowing squares."""
+    y = target_column(table, target)
+    if features is None:
+        features = [name for name in table.names if name != target]
+    elif target in features:
+        raise DataError(
+            f"the target column {target!r} is also listed in --features; a model "
+            "must not see the answer among its inputs"
+        )
+    repeated = sorted({f for f in features if features.count(f) > 1})
+    if repeated:
+        raise DataError(f"--features lists {repeated[0]!r} twice")
+    if not features:
+        raise DataError(f"{table.path} has no feature columns besides {target!r}")
+    columns = {name: column(table, name, "feature column") for name in features}
+    numeric = [name for name in features if columns[name].dtype.kind in "iuf"]
+    if numeric and table.n_rows:
+        X = np.column_stack([columns[name].astype(np.float64) for name in numeric])
+        infinite = np.isinf(X)
+        if infinite.any():
+            i, j = np.argwhere(infinite)[0]
+            raise DataError(
+                f"{table.path}: column {numeric[j]!r} holds {X[i, j]} in row {i + 1} "
+                "(counting data rows from 1); features must be finite numbers"
+            )
+        _check_no_overflow(table, numeric, np.nan_to_num(X, nan=0.0))
+    return columns, y, list(features)
+
+
 def fingerprint(X: np.ndarray, y: np.ndarray | None, features: list[str]) -> str:
     """SHA-256 of the feature names, X (float64) and y: the same data gives the
     same text, so a resumed run can check it trains on what it started with."""

@@ -41,7 +41,7 @@ def fit_classes(y: np.ndarray) -> list:
     >>> fit_classes(np.array(["b", "a", "b"], dtype=object))
     ['a', 'b']
     """
-    values = {_python(v) for v in y}
+    values = {_python(v) for v in _distinct(y)[0]}
     try:
         return sorted(values)
     except TypeError:  # a mixture of types: order by their text
@@ -63,7 +63,8 @@ def encode_labels(y: np.ndarray, classes: list, where: str = "the data") -> np.n
     for i, c in enumerate(classes):
         index.setdefault(c, i)
     by_text = {str(c): i for i, c in enumerate(classes)}
-    distinct = fit_classes(y)
+    cells, inverse = _distinct(y)
+    distinct = fit_classes(cells)
     code_of, unseen = {}, []
     for value in distinct:
         i = index.get(value)
@@ -81,4 +82,25 @@ def encode_labels(y: np.ndarray, classes: list, where: str = "the data") -> np.n
             f"{where} has label{'s' * (len(unseen) > 1)} {shown} the model never saw in "
             f"training; it knows {len(classes)} classes: {known}"
         )
-    return np.array([code_of[_python(v)] for v in y], dtype=np.int64)
+    codes = np.array([code_of[_python(v)] for v in cells], dtype=np.int64)
+    return codes if inverse is None else codes[inverse]
+
+
+def _distinct(y: np.ndarray):
+    """(the distinct cells of y, each row's index among them), without Python per
+    row: by hashing (pandas' factorize) when pandas is there, else numpy's sort; (y
+    itself, None) when neither applies (text mixed with numbers, without pandas)."""
+    y = np.asarray(y)
+    if y.ndim == 1:
+        try:
+            import pandas as pd
+        except ImportError:
+            pass
+        else:
+            inverse, cells = pd.factorize(y, use_na_sentinel=False)
+            return np.asarray(cells, dtype=y.dtype), inverse
+    try:
+        cells, inverse = np.unique(y, return_inverse=True)
+    except TypeError:
+        return y, None
+    return cells, inverse.reshape(-1)

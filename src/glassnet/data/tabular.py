@@ -10,9 +10,11 @@ command line's ``train``, ``predict``, ``evaluate`` and ``attack``, in one names
   too few rows).
 - ``infer_task(y)``, ``fit_classes(y)``, ``encode_labels(y, classes)`` (``labels``):
   what the target means and its class labels as indices 0..k-1.
-- ``Preprocessing`` (``preprocessing``): the record kept with a trained model (feature
-  names, the standardisation z = (x - mean) / scale fitted on the training rows, the
-  task, the target and the class labels), stored as the ``"preprocessing"`` entry of
+- ``Preprocessing`` (``preprocessing``): the record kept with a trained model (the
+  columns read, each numeric one filled with the training median where empty and
+  standardised, z = (x - mean) / scale, each categorical one one-hot or an embedding
+  index; the task, the target and the class labels), fitted on the training rows
+  (``select_columns`` gives them raw) and stored as the ``"preprocessing"`` entry of
   the model file's metadata so that predict, evaluate, attack and export apply the
   same steps.
 
@@ -40,7 +42,7 @@ Examples
 >>> X.tolist(), y.tolist(), names
 ([[1.0, 10.0], [3.0, 30.0]], [0, 1], ['X0', 'X1'])
 >>> record = tabular.Preprocessing.fit(X, names, "classification", "y", [0, 1])
->>> record.transform(X).tolist()        # (x - mean) / scale, column by column
+>>> record.transform(X)[0].tolist()     # (x - mean) / scale, column by column
 [[-1.0, -1.0], [1.0, 1.0]]
 """
 
@@ -52,6 +54,7 @@ from .columns import (
     features_matrix,
     fingerprint,
     select,
+    select_columns,
     target_column,
 )
 from .errors import DataError
@@ -88,5 +91,6 @@ __all__ = [
     "infer_task",
     "read_table",
     "select",
+    "select_columns",
     "target_column",
 ]

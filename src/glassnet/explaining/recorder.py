@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import StepGradientError
 from ..nn.activations import Activation
+from ..nn.embedding import Embedding
 from ..nn.layers import ActivationLayer, Dense, Dropout
 from ..nn.losses import (
     CrossEntropyLoss,
@@ -132,6 +133,10 @@ def explain(
     work = (
         net.copy()
     )  # the walk fills caches and gradients: keep the caller's net clean
+    cells = None
+    if preprocessing is not None and isinstance(x, dict):  # raw cells: text, empty
+        cells = x
+        x = preprocessing.transform(cells, "x", standardize=False)[0]
     X = _inputs(x, work)
     loss = _choose_loss(loss, work)
     if lr is not None:
@@ -152,7 +157,7 @@ def explain(
         raise ValueError("attack cannot be shown on a standardised input yet")
     walk = _Walk(work, X, Y, loss, lr)
     if preprocessing is not None:
-        walk.standardize(preprocessing, x)
+        walk.standardize(preprocessing, x, cells)
     trace = walk.run()
     if attack is not None:
         AttackSteps(walk, eps, clip).run()
@@ -237,11 +242,15 @@ class _Walk(BackwardSteps):
     def a_key(self, k: int) -> str:
         return self.input_key if k == 0 else f"{k}.a"
 
-    def standardize(self, record, x) -> None:
-        """Walk the raw rows ``x`` through the record's standardisation first."""
+    def standardize(self, record, x, cells=None) -> None:
+        """Walk the raw rows ``x`` through the record's standardisation first
+        (``cells``: the raw cells ``x`` was encoded and filled from, if any)."""
         self.raw = self.X
-        # from the float64 rows, then the network's dtype, as glassnet predict does
-        Z = record.transform(np.asarray(x, dtype=np.float64).reshape(self.X.shape))
+        self.cells, self.record = cells, record
+        # from the float64 rows, then the network's dtype, as glassnet predict does;
+        # one-hot, indicator and index inputs have mean 0 and scale 1
+        x = np.asarray(x, dtype=np.float64).reshape(self.X.shape)
+        Z = (x - record.mean) / record.scale
         self.X = Z.astype(self.net.dtype)
         self.input_key = "x_std"
         self.classes = None if record.classes is None else list(record.classes)
@@ -253,6 +262,8 @@ class _Walk(BackwardSteps):
         if self.raw is None:
             self.quantity("x", "x", None, Sym("x"), self.X)
         else:
+            if self.cells is not None:
+                self.preprocessing_step()
             self.standardization_step()
         cache = self.net.forward(self.X, return_all=True)
         for i, (layer, step) in enumerate(zip(self.net.layers, cache, strict=True)):
@@ -338,11 +349,60 @@ class _Walk(BackwardSteps):
                 f"unchanged. (In training it would zero each entry with probability "
                 f"{layer.p:g} and scale the rest by 1/(1 − p).)",
             )
+        elif isinstance(layer, Embedding):
+            self.embedding_steps(i, layer, self.trace[prev.key], A)
         else:
             a = self.quantity(f"{k}.a", "a", i, F.output_symbol(k), A)
             self.step(
                 "forward", i, f"{type(layer).__name__}", a, (Fn(repr(layer), (prev,)),)
             )
+
+    def embedding_steps(self, i: int, layer: Embedding, X, A) -> None:
+        """e = E[c] for each index column (the looked-up row, as numbers), then
+        the layer's output: the other columns followed by every e."""
+        k = i + 1
+        C = layer.categories(X)  # (n, n_index)
+        for j, (column, K) in enumerate(
+            zip(layer.index_columns, layer.n_categories, strict=True)
+        ):
+            E = layer.tables[j]
+            e = self.quantity(f"{k}.e{j + 1}", "e", i, Sym("e", str(j + 1)), E[C[:, j]])
+            rows_read = ", ".join(
+                f"{c}" + (" (unknown: zeros)" if c == K else "") for c in C[:, j]
+            )
+            self.step(
+                "forward",
+                i,
+                f"Lookup of column {column}: e = E[c]",
+                e,
+                (Sym(f"E{j + 1}[c]"),),
+                note=f"c = x[{column}] = {rows_read}: the row of the table E{j + 1} "
+                f"({K} categories and the unknown row, {E.shape[1]} numbers each). "
+                "Indices are not differentiable: no gradient flows back to x here.",
+            )
+        looked_up = [Q(f"{k}.e{j + 1}") for j in range(len(layer.index_columns))]
+        a = self.quantity(f"{k}.a", "a", i, F.output_symbol(k), A)
+        self.step(
+            "forward",
+            i,
+            "Embedding output",
+            a,
+            (Fn("concat", (Sym("x", "other"), *looked_up)),),
+            note="The columns that are not indices, unchanged, then each looked-up "
+            "row in order.",
+        )
+
+    def preprocessing_step(self) -> None:
+        """From the raw cells to x: empty cells filled, categories encoded."""
+        self.step(
+            "forward",
+            None,
+            "Preprocessing (stored with the model)",
+            note="Each raw column becomes the inputs x: "
+            + "; ".join(self.record.equations(self.cells))
+            + ". (x̃ = the training median where a cell is empty, with m = 1 "
+            "marking it; a category k is the one-hot e_k.)",
+        )
 
     def standardization_step(self) -> None:
         x = self.quantity("x", "x", None, Sym("x"), self.raw)
@@ -358,7 +418,13 @@ class _Walk(BackwardSteps):
             (Frac(Bin("-", x, m), s),),
             note="Each feature is centred and scaled with the mean μ and standard "
             "deviation σ of the training rows, as in training; the division is entry "
-            "by entry.",
+            "by entry."
+            + (
+                ""
+                if self.record.plain
+                else " One-hot, missing-indicator and category-index inputs have μ = 0 "
+                "and σ = 1: they pass unchanged."
+            ),
         )
 
     def prediction(self, A) -> None:

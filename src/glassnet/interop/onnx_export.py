@@ -9,6 +9,11 @@ glassnet layer         ONNX nodes
                        ``b`` input with ``use_bias=False``), then the activation
 activation layer       the activation's operator(s) below
 ``Dropout``            ``Identity``: inverted dropout is the identity at inference
+``Embedding``          ``Gather`` of the pass-through columns; per index column
+                       ``Gather`` (the column), ``Cast`` to int64, ``Gather`` (its
+                       table's rows): e = E[c]; then ``Concat``. The graph does not check
+                       the indices (glassnet's forward does): an index out of range is
+                       onnxruntime's error, and -1 reads the last (unknown, zero) row
 =====================  =================================================================
 
 Activations: where ONNX has an operator of its own (``NATIVE_OPERATORS``): ``Identity``,
@@ -35,17 +40,22 @@ their formulas with elementary operators that have double kernels:
   summed by Horner's rule to n = 100 with x clipped to [-6, 6] (1 - erf(6) = 2e-17);
   its error is below 1e-14 everywhere (about 200 nodes per GELU layer).
 
-With ``standardize=(mean, scale)`` (the record ``glassnet train`` stores) the graph
+With ``standardize=(mean, scale)`` (a version-1 record's, older model files) the graph
 starts with ``Sub(input, mean)`` and ``Div(., scale)``, z = (x - mean) / scale, so the
-exported model takes raw features.
+exported model takes raw features. With a preprocessing record of version 2
+(``preprocessing=``, a model trained on a table) the graph instead takes one input
+per raw column (numbers, text, booleans, integer categories, missing cells) and
+starts with the nodes of ``onnx_preprocessing``: imputation, indicators,
+standardisation, one-hot and embedding indices, as glassnet's ``record.transform``.
 
-The graph's input is named ``"input"``, shape (batch, in_features), and its output
+Otherwise the graph's input is named ``"input"``, shape (batch, in_features); its output
 ``"output"``, shape (batch, out_features); ``batch`` is a symbolic dimension, so one
 exported model takes any number of rows.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -56,6 +66,7 @@ import numpy as np
 from .._version import __version__
 from ..io.atomic import atomic_write
 from ..nn.activations import ACTIVATIONS, Activation
+from ..nn.embedding import Embedding
 from ..nn.formula import (
     ONE,
     ZERO,
@@ -75,6 +86,7 @@ from ..nn.formula import (
 )
 from ..nn.layers import ActivationLayer, Dense, Dropout
 from ..nn.network import Sequential
+from . import onnx_preprocessing
 
 #: Name of the graph input, shape (batch, in_features).
 INPUT_NAME = "input"
@@ -173,6 +185,7 @@ def export_onnx(
     opset: int | None = None,
     *,
     standardize=None,
+    preprocessing=None,
     metadata_props: dict[str, str] | None = None,
 ):
     """Write ``net`` as an ONNX model file: Z = A W^T + b and g(Z), layer by layer.
@@ -192,6 +205,13 @@ def export_onnx(
         Arrays of shape (in_features,): the graph then starts with
         ``Div(Sub(input, mean), scale)``, z = (x - mean) / scale, so the ONNX model
         takes raw features (the standardisation ``glassnet train`` stores).
+    preprocessing : dict or Preprocessing, optional
+        The preprocessing record of a model trained on a table (``glassnet train``),
+        or its JSON form ``record.to_metadata()``. Version 2 (text and categorical
+        columns, missing cells): the graph takes one input per raw column, named by
+        the column, shape (batch, 1), and computes the network's input from them
+        (``glassnet.interop.onnx_preprocessing`` gives the input types and the
+        operators). Version 1 is its standardisation, as ``standardize``.
     metadata_props : dict of str -> str, optional
         Extra entries for the model's ``metadata_props`` (e.g. class labels).
 
@@ -221,7 +241,11 @@ def export_onnx(
             f"path must be a file path (str or os.PathLike), got {type(path).__name__}"
         )
     model = to_onnx_model(
-        net, opset, standardize=standardize, metadata_props=metadata_props
+        net,
+        opset,
+        standardize=standardize,
+        preprocessing=preprocessing,
+        metadata_props=metadata_props,
     )
     atomic_write(path, model.SerializeToString())
     return model
@@ -232,6 +256,7 @@ def to_onnx_model(
     opset: int | None = None,
     *,
     standardize=None,
+    preprocessing=None,
     metadata_props: dict[str, str] | None = None,
 ):
     """The ONNX model of ``net`` (an ``onnx.ModelProto``), checked, not written."""
@@ -243,8 +268,39 @@ def to_onnx_model(
     opset = _check_opset(opset, onnx)
     graph = _GraphBuilder(net.dtype, opset)
     name = INPUT_NAME
+    record = _record_json(preprocessing)
+    if record is not None and record.get("version") == 1:
+        if standardize is not None:
+            raise ValueError("give standardize or preprocessing, not both")
+        standardize, record = (record.get("mean"), record.get("scale")), None
+    fill = None
+    if record is not None and onnx_preprocessing.numeric_only(record):
+        # Numbers only, no indicators: the graph keeps the one input matrix of a
+        # plain network (as version 1 did), and fills a missing cell as glassnet does.
+        if standardize is not None:
+            raise ValueError("give standardize or preprocessing, not both")
+        columns, record = record["columns"], None
+        fill = [c["fill"] for c in columns]
+        standardize = ([c["mean"] for c in columns], [c["scale"] for c in columns])
+    if record is not None:
+        if standardize is not None:
+            raise ValueError("give standardize or preprocessing, not both")
+        # raw columns -> the network's input matrix     (batch, n_inputs)
+        name = onnx_preprocessing.add_nodes(graph, record)
+        n_inputs = len(record.get("features") or ())
+        if n_inputs != net.in_features:
+            raise ValueError(
+                f"the preprocessing record gives {n_inputs} network inputs but the "
+                f"network takes {net.in_features}"
+            )
     if standardize is not None:
         mean, scale = _check_standardize(standardize, net.in_features)
+        if fill is not None:  # x~ = fill where x is missing (NaN), else x
+            missing = graph.node("IsNaN", [name], "impute.missing", name="impute.isnan")
+            name = graph.node(
+                "Where", [missing, graph.tensor("impute.fill", np.asarray(fill)), name],
+                "impute.x", name="impute.where",
+            )  # fmt: skip
         # z = (x - mean) / scale, before the first layer   (batch, in_features)
         centred = graph.node(
             "Sub", [name, graph.tensor("standardize.mean", mean)], "standardize.x_c",
@@ -266,23 +322,52 @@ def to_onnx_model(
             graph.activation(layer.activation, name, A, prefix=f"layer{i}", index=i)
         elif isinstance(layer, Dropout):
             graph.node("Identity", [name], A, name=f"layer{i}.dropout")
+        elif isinstance(layer, Embedding):
+            graph.embedding(layer, name, A, prefix=f"layer{i}")
         else:
             raise TypeError(
                 f"layer {i} ({layer!r}, type {type(layer).__name__}) has no ONNX "
-                "translation; export_onnx supports Dense, activation layers and Dropout"
+                "translation; export_onnx supports Dense, activation layers, Dropout "
+                "and Embedding"
             )
         name = A
 
     elem_type = helper.np_dtype_to_tensor_dtype(net.dtype)
+    inputs = [
+        helper.make_tensor_value_info(
+            INPUT_NAME, elem_type, [BATCH_DIM, net.in_features]
+        )
+    ]
+    opsets = [helper.make_opsetid("", opset)]
+    doc = (
+        f"glassnet Sequential: input '{INPUT_NAME}' ({BATCH_DIM}, "
+        f"{net.in_features}) -> output '{OUTPUT_NAME}' ({BATCH_DIM}, "
+        f"{net.out_features}), {net.dtype.name}"
+    )
+    if record is not None:  # the raw columns are the inputs
+        inputs = [
+            helper.make_tensor_value_info(
+                raw.name, _RAW_TYPES[raw.kind], [BATCH_DIM, 1], raw.description
+            )
+            for raw in onnx_preprocessing.raw_inputs(record)
+        ]
+        _check_input_names(graph, inputs)
+        if onnx_preprocessing.uses_ml_domain(record):
+            opsets.append(
+                helper.make_opsetid(
+                    onnx_preprocessing.ML_DOMAIN, onnx_preprocessing.ML_OPSET
+                )
+            )
+        doc = (
+            f"glassnet Sequential on raw table columns -> output '{OUTPUT_NAME}' "
+            f"({BATCH_DIM}, {net.out_features}), {net.dtype.name}\n"
+            + onnx_preprocessing.describe(record)
+        )
     model = helper.make_model(
         helper.make_graph(
             graph.nodes,
             "glassnet_sequential",
-            [
-                helper.make_tensor_value_info(
-                    INPUT_NAME, elem_type, [BATCH_DIM, net.in_features]
-                )
-            ],
+            inputs,
             [
                 helper.make_tensor_value_info(
                     OUTPUT_NAME, elem_type, [BATCH_DIM, net.out_features]
@@ -291,15 +376,16 @@ def to_onnx_model(
             initializer=graph.initializers,
             doc_string=net.summary(),
         ),
-        opset_imports=[helper.make_opsetid("", opset)],
+        opset_imports=opsets,
         producer_name="glassnet",
         producer_version=__version__,
-        doc_string=(
-            f"glassnet Sequential: input '{INPUT_NAME}' ({BATCH_DIM}, "
-            f"{net.in_features}) -> output '{OUTPUT_NAME}' ({BATCH_DIM}, "
-            f"{net.out_features}), {net.dtype.name}"
-        ),
+        doc_string=doc,
     )
+    if record is not None:  # the record, to read a table into the graph's inputs
+        metadata_props = {
+            "glassnet.preprocessing": json.dumps(record),
+            **(metadata_props or {}),
+        }
     if metadata_props:
         helper.set_model_props(
             model, {str(k): str(v) for k, v in metadata_props.items()}
@@ -308,6 +394,36 @@ def to_onnx_model(
     model.ir_version = helper.find_min_ir_version_for(list(model.opset_import))
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+# onnx.TensorProto element types of the raw-column inputs
+_RAW_TYPES = {"double": 11, "string": 8, "bool": 9, "int64": 7}
+
+
+def _record_json(preprocessing) -> dict | None:
+    """A preprocessing record as its JSON form (None stays None)."""
+    if preprocessing is None or isinstance(preprocessing, dict):
+        return preprocessing
+    to_metadata = getattr(preprocessing, "to_metadata", None)
+    if to_metadata is None:
+        raise TypeError(
+            "preprocessing must be a preprocessing record or its JSON form (a dict), "
+            f"got {type(preprocessing).__name__}"
+        )
+    return to_metadata()
+
+
+def _check_input_names(graph, inputs) -> None:
+    """A raw column must not share its name with a tensor the graph computes."""
+    taken = {t.name for t in graph.initializers}
+    taken.update(out for node in graph.nodes for out in node.output)
+    taken.add(OUTPUT_NAME)
+    for value in inputs:
+        if value.name in taken:
+            raise ValueError(
+                f"the column name {value.name!r} is also the name of a tensor inside "
+                "the exported graph; rename the column to export this model"
+            )
 
 
 def _check_standardize(standardize, in_features: int):
@@ -386,6 +502,33 @@ class _GraphBuilder:
             inputs.append(self.tensor(f"{prefix}.b", layer.b))  # b: (out,)
         # Z = A_prev W^T + b    (batch, out)
         self.node("Gemm", inputs, Z, name=f"{prefix}.dense", transB=1)
+
+    def embedding(self, layer: Embedding, A_prev: str, A: str, prefix: str) -> None:
+        def indices(name, value):  # int64 initializers: column and row numbers
+            array = np.asarray(value, dtype=np.int64)
+            self.initializers.append(self._numpy_helper.from_array(array, name))
+            return name
+
+        parts = []
+        other = [c for c in range(layer.in_features) if c not in layer.index_columns]
+        if other:  # x_other: the pass-through columns, in order     (batch, d - k)
+            columns = indices(f"{prefix}.other_columns", other)
+            parts.append(
+                self.node("Gather", [A_prev, columns], name=f"{prefix}.other", axis=1)
+            )
+        for j, (column, table) in enumerate(
+            zip(layer.index_columns, layer.tables, strict=True)
+        ):
+            at = f"{prefix}.e{j}"
+            x = self.node(  # a scalar index drops the axis: x_j      (batch,)
+                "Gather", [A_prev, indices(f"{at}.column", column)], name=f"{at}.x",
+                axis=1,
+            )  # fmt: skip
+            c = self.node("Cast", [x], name=f"{at}.c", to=7)  # 7: INT64
+            E = self.tensor(f"{prefix}.E{j}", table)  # (K_j + 1, dims[j])
+            # e_j = E_j[c_j]                                           (batch, dims[j])
+            parts.append(self.node("Gather", [E, c], name=f"{at}.lookup", axis=0))
+        self.node("Concat", parts, A, name=f"{prefix}.concat", axis=1)
 
     def activation(
         self, activation: Activation, Z: str, A: str, prefix: str, index: int

@@ -167,6 +167,7 @@ class _Importer:
     # -- the graph's input and output -------------------------------------------------
     def _input(self):
         real = [i for i in self.graph.input if i.name not in self.constants]
+        self._refuse_raw_columns(real)
         if len(real) != 1:
             raise ModelFormatError(
                 "ONNX import needs exactly one input that is not a constant, got "
@@ -184,6 +185,35 @@ class _Importer:
         shape = tuple(1 if d is None or d == 0 else d for d in dims)
         _check_vector(shape, f"input '{value.name}'")
         return value.name, shape, dtype
+
+    def _refuse_raw_columns(self, inputs) -> None:
+        """A graph whose inputs are text, boolean or integer columns starts with
+        preprocessing (glassnet's export of a model trained on a table, or an
+        scikit-learn pipeline): it is not a plain network."""
+        from onnx import TensorProto
+
+        floats = (TensorProto.FLOAT, TensorProto.DOUBLE)
+        raw = [
+            f"'{i.name}' ({TensorProto.DataType.Name(i.type.tensor_type.elem_type)})"
+            for i in inputs
+            if i.type.tensor_type.elem_type not in floats
+        ]
+        if not raw:
+            return
+        steps = sorted(
+            {n.op_type for n in self.graph.node if n.domain not in ("", "ai.onnx")}
+            | {
+                n.op_type
+                for n in self.graph.node
+                if n.op_type in ("IsNaN", "Where", "Equal", "Concat", "Cast")
+            }
+        )
+        raise ModelFormatError(
+            f"the graph takes raw table columns {', '.join(raw)} and computes the "
+            f"network's input from them ({', '.join(steps) or 'preprocessing'}): "
+            "it is not a plain network; ONNX import reads graphs whose one input is "
+            "a float or double tensor of features"
+        )
 
     def network(self) -> Sequential:
         stream, shape, self.dtype = self._input()

@@ -49,6 +49,7 @@ from ..nn.activations import (
     Softplus,
     Tanh,
 )
+from ..nn.embedding import Embedding
 from ..nn.layers import ActivationLayer, Dense, Dropout
 from ..nn.network import Sequential
 
@@ -140,6 +141,14 @@ def to_torch(net: Sequential):
             modules.append(_torch_activation(nn, layer.activation, double, i))
         elif isinstance(layer, Dropout):
             modules.append(nn.Dropout(layer.p))
+        elif isinstance(layer, Embedding):
+            raise TypeError(
+                f"layer {i} ({layer!r}) has no counterpart in a torch.nn.Sequential: "
+                "torch.nn.Embedding takes a tensor of integer indices, not rows that "
+                "mix index and value columns; export the network with export_onnx, "
+                "or build nn.Embedding(n_categories[j] + 1, dims[j], "
+                "padding_idx=n_categories[j]) per index column from layer.tables[j]"
+            )
         else:
             raise TypeError(
                 f"layer {i} ({layer!r}, type {type(layer).__name__}) has no PyTorch "

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..nn.activations import ACTIVATIONS, Activation
+from ..nn.embedding import Embedding
 from ..nn.init import get_initializer
 from ..nn.layers import ActivationLayer, Dense, Dropout, Layer
 from ..nn.network import Sequential
@@ -32,6 +33,7 @@ LAYERS: dict[str, type[Layer]] = {
     "Dense": Dense,
     "ActivationLayer": ActivationLayer,
     "Dropout": Dropout,
+    "Embedding": Embedding,
 }
 #: Random bit generators whose state a file may hold.
 BIT_GENERATORS = {
@@ -201,7 +203,38 @@ def _dropout(config, where: str) -> LayerSpec:
     return LayerSpec(make=lambda: Dropout(p))
 
 
-_SPEC_OF = {"Dense": _dense, "ActivationLayer": _activation_layer, "Dropout": _dropout}
+def _embedding(config, where: str) -> LayerSpec:
+    _keys(config, where, {"index_columns", "n_categories", "dims", "in_features"})
+    lists = {}
+    for key, low in (("index_columns", 0), ("n_categories", 1), ("dims", 1)):
+        values = config[key]
+        if not isinstance(values, list) or not values:
+            _fail(where, f"{key} must be a non-empty list, got {_short(values)}")
+        for v in values:
+            if not isinstance(v, int) or isinstance(v, bool) or v < low:
+                _fail(where, f"{key} must hold integers >= {low}, got {_short(v)}")
+        lists[key] = values
+    d = _positive_int(config["in_features"], where, "in_features")
+    try:  # lengths, distinct columns, columns inside the input
+        Embedding(**lists, in_features=d)
+    except ValueError as error:
+        _fail(where, str(error))
+    sizes = zip(lists["n_categories"], lists["dims"], strict=True)
+    shapes = {f"E{j}": (K + 1, dim) for j, (K, dim) in enumerate(sizes)}
+    return LayerSpec(
+        make=lambda: Embedding(**lists, in_features=d),
+        param_shapes=shapes,
+        in_features=d,
+        out_features=d - len(lists["index_columns"]) + sum(lists["dims"]),
+    )
+
+
+_SPEC_OF = {
+    "Dense": _dense,
+    "ActivationLayer": _activation_layer,
+    "Dropout": _dropout,
+    "Embedding": _embedding,
+}
 
 
 def parse_architecture(arch) -> tuple[str, list[LayerSpec], dict | None]:

@@ -22,6 +22,7 @@ from .activations import (
     Tanh,
     get_activation,
 )
+from .embedding import Embedding
 from .init import INITIALIZERS, get_initializer
 from .layers import ActivationLayer, Dense, Dropout, Layer
 from .losses import (
@@ -47,6 +48,7 @@ __all__ = [
     "CrossEntropyLoss",
     "Dense",
     "Dropout",
+    "Embedding",
     "Identity",
     "Layer",
     "LeakyReLU",

@@ -259,6 +259,43 @@ class CrossEntropyLoss(Loss):
         return Y
 
 
+class PoissonLoss(Loss):
+    """Poisson negative log-likelihood with a log link, on the log-mean z = log mu:
+
+        L = (1 / (n k)) sum_i sum_j (exp(z_ij) - y_ij z_ij),     y >= 0 (counts)
+
+    the likelihood's -log P(y | mu) = mu - y log mu + log(y!) without the constant
+    log(y!) (PyTorch's ``PoissonNLLLoss(log_input=True)``). The network's output A is
+    z itself (an identity output layer), so mu = exp(A) > 0 whatever the weights, and
+    dL/dz = (exp(z) - y) / (n k). Not in ``LOSSES``: the scikit-learn regressor
+    (``loss="poisson"``) is its user.
+    """
+
+    name = "poisson"
+
+    def __init__(self):
+        super().__init__(from_logits=False)
+
+    def per_sample(self, A, Y):
+        return (np.exp(A) - Y * A).mean(axis=1)
+
+    def grad(self, A, Y, sample_weight=None, out=None):
+        scale = _sample_scale(A.shape[0], sample_weight, A.dtype)
+        D = np.exp(A, out=out)
+        D -= Y
+        D *= (1.0 / A.shape[1]) * scale  # dL/dz = (exp(z) - y) / (n k)
+        return D
+
+    def prepare_targets(self, y, n_outputs, dtype):
+        Y = self._shaped_targets(y, n_outputs, dtype)
+        if not (Y >= 0).all():
+            raise ValueError(
+                "poisson targets y must be counts or rates >= 0 (the Poisson mean is "
+                f"positive), got a minimum of {float(np.nanmin(Y)):g}"
+            )
+        return Y
+
+
 def _one_hot(labels: np.ndarray, n_classes: int, dtype) -> np.ndarray:
     if labels.dtype.kind not in "iub":
         as_float = as_float_array(labels, "y", np.float64)

@@ -69,9 +69,12 @@ class _Usage:
                 if self._fits == 0:
                     self._fitter = None
 
-    @contextlib.contextmanager
-    def inference(self):
-        me = threading.get_ident()
+    def inference(self) -> _InferencePass:
+        """The section of one inference pass of the calling thread (a plain class,
+        not a generator: predict on one row enters it at every call)."""
+        return _InferencePass(self)
+
+    def _start_pass(self, me: int) -> None:
         with self._lock:
             if self._fitter not in (None, me):
                 raise ConcurrentUseError(
@@ -80,13 +83,29 @@ class _Usage:
                     "before, net.copy())"
                 )
             self._passes[me] = self._passes.get(me, 0) + 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._passes[me] -= 1
-                if not self._passes[me]:
-                    del self._passes[me]
+
+    def _end_pass(self, me: int) -> None:
+        with self._lock:
+            self._passes[me] -= 1
+            if not self._passes[me]:
+                del self._passes[me]
+
+
+class _InferencePass:
+    """``with usage.inference():`` counts an inference pass of this thread while
+    the block runs (``_Usage``)."""
+
+    __slots__ = ("_usage", "_me")
+
+    def __init__(self, usage: _Usage) -> None:
+        self._usage = usage
+        self._me = threading.get_ident()
+
+    def __enter__(self) -> None:
+        self._usage._start_pass(self._me)
+
+    def __exit__(self, *exc) -> None:
+        self._usage._end_pass(self._me)
 
 
 def network_memory(
@@ -120,7 +139,8 @@ class Sequential:
     ----------
     *layers : Layer or Activation
         The layers in order (a single list is accepted too). The first must have a
-        fixed input width (a ``Dense``).
+        fixed input width (a ``Dense``), or be an ``Embedding`` followed by a layer
+        that has one.
     dtype : "float32" (default) or "float64"
         The dtype of every parameter and computation.
     seed : int, numpy Generator or None
@@ -172,12 +192,19 @@ class Sequential:
     def _check_widths(self) -> list[int]:
         """Widths of each layer's input, then the output; raise if layers don't connect."""
         first = self.layers[0]
-        if first.in_features is None:
+        width = first.in_features
+        infer = getattr(first, "input_features_for", None)
+        if width is None and infer is not None and len(self.layers) > 1:
+            # a first layer that can tell its input width from the next layer's
+            # (an Embedding: d = width - sum(dims) + number of index columns)
+            after = self.layers[1].in_features
+            width = None if after is None else infer(after)
+        if width is None or width < 1:
             raise ValueError(
                 f"the first layer must fix the input width (e.g. gn.Dense(in, out)), "
                 f"got {first!r}"
             )
-        widths = [first.in_features]
+        widths = [width]
         for i, layer in enumerate(self.layers):
             if layer.in_features is not None and layer.in_features != widths[-1]:
                 raise ValueError(
@@ -400,7 +427,14 @@ class Sequential:
         return loss.value(A, Y, sample_weight)
 
     def _backward(
-        self, loss: Loss, A, Y, sample_weight=None, need_input_grad=False, reuse=False
+        self,
+        loss: Loss,
+        A,
+        Y,
+        sample_weight=None,
+        need_input_grad=False,
+        reuse=False,
+        after_layer=None,
     ):
         """Loss value; fills every layer's ``grads`` (views into ``flat_grads``).
 
@@ -411,7 +445,9 @@ class Sequential:
 
         With ``reuse`` the gradients passed between layers go into kept work arrays
         (as in ``_forward``). Returns the loss, and dL/dX as well when
-        ``need_input_grad``.
+        ``need_input_grad``. ``after_layer(value, i)``, if given, is called as soon
+        as layer i's gradients are final (the fit loop may start its update then,
+        glassnet._fast.overlap), last layer first.
         """
         last, w = self.layers[-1], sample_weight
         value = self._loss_of_output(loss, A, Y, w)
@@ -423,10 +459,14 @@ class Sequential:
         else:
             dA = ops.with_out(loss.grad, A, Y, w, out=work.dA)  # dL/dA[L]
             grad = ops.with_reuse(last.backward, dA, more, reuse=reuse)
+        if after_layer is not None:
+            after_layer(value, len(self.layers) - 1)
         for i in range(len(self.layers) - 2, -1, -1):
             more = need_input_grad or i > 0
             layer = self.layers[i]
             grad = ops.with_reuse(layer.backward, grad, more, reuse=reuse)  # dL/dA[i-1]
+            if after_layer is not None:
+                after_layer(value, i)
         return (value, grad) if need_input_grad else value
 
     @property

@@ -42,6 +42,7 @@ array([ 0.95, -1.95,  0.  ])
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -98,15 +99,57 @@ class Optimizer:
         ``grads`` is scaled in place when ``clip_norm`` is set; the L1 term
         (``l1`` > 0) goes into a new array, ``grads`` keeps the loss's gradient.
         """
+        self.begin_step(params, grads)
+        self._apply(params, grads)
+
+    def begin_step(self, params: np.ndarray, grads: np.ndarray) -> None:
+        """What ``step`` does before the rule: scratch space, clipping, t <- t + 1."""
         if self._scratch is None or self._scratch.shape != params.shape:
             self._allocate(params)
         if self.clip_norm is not None:
             clip_by_global_norm(grads, self.clip_norm)
         self.t += 1
+
+    def _apply(self, params: np.ndarray, grads: np.ndarray) -> None:
         if self.l1:  # g + l1 sign(theta), then the rule in numpy (no compiled loop)
             self._update(params, grads + self.l1 * np.sign(params))
         elif not ops.compiled_update(self, params, grads):  # else one compiled pass
             self._update(params, grads)
+
+    # -- the update in parts (glassnet._fast.overlap) ---------------------------------
+    def elementwise(self) -> bool:
+        """Whether each parameter's update reads only its own theta, g and moments,
+        so that the rule applied to the parts of a partition, one after the other in
+        any order, gives bitwise the numbers of one ``step``: the stock rules (their
+        ``_update`` marked ``@ops.update_loop``) without ``clip_norm`` (the global
+        norm reads every gradient), and ``step`` not overridden."""
+        return (
+            type(self).step is Optimizer.step
+            and ops.stock_update(self)
+            and self.clip_norm is None
+        )
+
+    def update_part(self, params: np.ndarray, grads: np.ndarray, part: slice) -> None:
+        """The rule on ``params[part]`` alone, after ``begin_step`` (only when
+        ``elementwise()``): the same code as ``step``, on views of theta, g, the
+        moments and the scratch space."""
+        arrays = (*self.state.values(), self._scratch, self._scratch2)
+        views = self.__dict__.setdefault("_views", {})  # kept: one per part
+        kept = views.get((part.start, part.stop))
+        if (
+            kept is None
+            or len(kept[1]) != len(arrays)
+            or any(a is not b for a, b in zip(kept[1], arrays, strict=True))
+        ):
+            view = copy.copy(self)
+            view.state = {key: value[part] for key, value in self.state.items()}
+            view._scratch, view._scratch2 = self._scratch[part], self._scratch2[part]
+            kept = views[part.start, part.stop] = (view, arrays)
+        view = kept[0]
+        sliced = view.state, view._scratch, view._scratch2
+        vars(view).update(vars(self))  # the hyperparameters and t as they are now
+        view.state, view._scratch, view._scratch2 = sliced
+        view._apply(params[part], grads[part])
 
     def _update(self, params: np.ndarray, grads: np.ndarray) -> None:
         """theta <- theta - step, in place: the update as written in its paper."""
@@ -190,6 +233,11 @@ class Optimizer:
         self.t = 0
         self.state = {}
         self._scratch = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_views", None)  # views into this object's arrays (update_part)
+        return state
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "name")

@@ -120,18 +120,30 @@ def _clip(X, clip):
     return X if clip is None else np.clip(X, clip[0], clip[1], out=X)
 
 
+def _keep_categories(net, X_adv, X) -> np.ndarray:
+    """X_adv with the columns that hold category indices (those an Embedding first
+    layer looks up) put back to X's: an index is a label, not a point of a ball, and a
+    perturbed one is no category at all."""
+    columns = getattr(net.layers[0], "index_columns", ()) if net.layers else ()
+    if columns:
+        X_adv[:, columns] = X[:, columns]
+    return X_adv
+
+
 def fgsm_step(net, X, Y, loss, eps: float, clip) -> np.ndarray:
     """x_adv = clip(x + eps sign(dL/dx)); X, Y already validated."""
-    return _clip(X + eps * np.sign(input_gradient(net, X, Y, loss)), clip)
+    X_adv = _clip(X + eps * np.sign(input_gradient(net, X, Y, loss)), clip)
+    return _keep_categories(net, X_adv, X)
 
 
 def pgd_steps(net, X, Y, loss, eps, step, steps, clip, start=None) -> np.ndarray:
     """PGD from ``start`` (an offset u in [-eps, eps]^d, or None for u = 0)."""
     X_adv = X.copy() if start is None else _clip(X + start, clip)
+    _keep_categories(net, X_adv, X)
     for _ in range(steps):
         X_adv += step * np.sign(input_gradient(net, X_adv, Y, loss))  # ascent step
         np.clip(X_adv, X - eps, X + eps, out=X_adv)  # back into ||x - x0||_inf <= eps
-        _clip(X_adv, clip)
+        _keep_categories(net, _clip(X_adv, clip), X)
     return X_adv
 
 

@@ -12,6 +12,11 @@ batch's gradient is the same sum).
 
 Iterables: any re-iterable of (X, y) or (X, y, sample_weight) batches, used in the
 order given.
+
+Sources: an object with ``n_rows`` and ``batches(batch_size, seed, epoch)`` giving
+one epoch's (X, y) pairs from (seed, epoch) alone, e.g. a file read chunk by chunk
+(``glassnet.data.streaming.StreamedRows``); ``fit(source)`` runs its epochs with the
+same loop, callbacks, checkpoints and history as arrays (``SourceBatches``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import numbers
 
 import numpy as np
 
+from .._fast import threads
 from ..data.splits import split_indices
 from ..nn.losses import BinaryCrossEntropyLoss, CrossEntropyLoss
 from ..validation import check_input_matrix, check_same_length, check_sample_weight
@@ -171,6 +177,80 @@ class IterableBatches:
         Yb = self.net.prepare_targets(batch[1], self.loss)
         wb = check_sample_weight(batch[2], len(Xb)) if len(batch) == 3 else None
         return Xb, Yb, wb, None
+
+
+def is_source(data) -> bool:
+    """True for a data source: an object with ``batches`` and ``n_rows`` (not an
+    array), such as ``glassnet.data.streaming.StreamedRows``."""
+    return (
+        callable(getattr(data, "batches", None))
+        and hasattr(data, "n_rows")
+        and not hasattr(data, "shape")
+    )
+
+
+class SourceBatches:
+    """Batches from a data source: an object with ``n_rows`` (the rows of an epoch)
+    and ``batches(batch_size, seed, epoch)`` giving that epoch's (X, y) pairs, as a
+    function of (seed, epoch) alone (a file read chunk by chunk: ``StreamedRows``).
+
+    Every batch but the last holds ``batch_size`` rows, so an epoch has
+    ceil(n_rows / batch_size) steps; resuming at a step re-reads the epoch's first
+    batches without training on them, which gives the same weights as an
+    uninterrupted run.
+    """
+
+    shuffle = True
+
+    def __init__(self, source, net, loss, batch_size):
+        if batch_size is None:
+            raise ValueError(
+                "a data source is read in batches: give batch_size (full-batch "
+                "training would hold every row in memory)"
+            )
+        self.source, self.net, self.loss = source, net, loss
+        self.n = int(source.n_rows)
+        if self.n < 1:
+            raise ValueError(f"the data source has no rows ({source!r})")
+        self.batch_size = batch_size
+        self.steps = math.ceil(self.n / batch_size)
+
+    def batches(self, seed: int, epoch: int, start_step: int = 0):
+        net = self.net
+        batches = self.source.batches(self.batch_size, seed, epoch)
+        for step, (Xb, yb) in enumerate(batches):
+            if step < start_step:
+                continue
+            Xb = check_input_matrix(Xb, net.in_features, net.dtype)
+            check_same_length(Xb, yb)
+            yield Xb, net.prepare_targets(yb, self.loss), None, None
+
+
+def evaluate_source(net, loss, source, metrics, task, prefix="", batch_size=1024):
+    """The loss and metrics over a data source's rows, read in file order: the
+    loss is sum_b n_b L_b / sum_b n_b; the metrics see every output at once (n_rows
+    x outputs, far smaller than the inputs)."""
+    total = count = 0.0
+    outputs, targets = [], []
+    with net._usage.inference(), threads.managed():
+        layers = net._inference_layers()
+        for Xb, yb in source.batches(batch_size):
+            Xb = check_input_matrix(Xb, net.in_features, net.dtype)
+            Yb = net.prepare_targets(yb, loss)
+            A = net._infer(Xb, layers)
+            total += net._loss_of_output(loss, A, Yb, None, layers[-1]) * len(Yb)
+            count += len(Yb)
+            if metrics:
+                outputs.append(np.array(A, copy=True))
+                targets.append(Yb)
+    if not count:
+        raise ValueError(f"the validation source has no rows ({source!r})")
+    results = {f"{prefix}loss": total / count}
+    if metrics:
+        Y, A = np.concatenate(targets), np.concatenate(outputs)
+        for name, fn in metrics:
+            results[f"{prefix}{name}"] = fn(task, Y, A)
+    return results
 
 
 def class_labels(Y: np.ndarray, loss) -> np.ndarray | None:

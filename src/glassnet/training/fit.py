@@ -25,10 +25,13 @@ from .config import TrainConfig
 from .data import (
     ArrayBatches,
     IterableBatches,
+    SourceBatches,
     as_indexable,
     check_rows,
     class_labels,
     class_weights_to_samples,
+    evaluate_source,
+    is_source,
     validation_rows,
 )
 from .early_stopping import EarlyStopping
@@ -88,13 +91,14 @@ def fit(
 
     Parameters
     ----------
-    X : array-like (n, in_features), or an iterable of (X, y[, w]) batches (y=None)
+    X : array-like (n, in_features), an iterable of (X, y[, w]) batches (y=None),
+        or a data source (y=None; see ``glassnet.training.data.SourceBatches``)
         Any array indexable by an index array (np.memmap included); each batch is
         converted to the network's dtype on its own, the whole X never is.
     y : array-like
         Targets: class labels (n,) for cross-entropy, 0/1 for binary cross-entropy,
         numbers (n,) or (n, k) for mse.
-    validation_data : (X_val, y_val) or (X_val, y_val, w_val), optional
+    validation_data : (X_val, y_val), (X_val, y_val, w_val) or a data source, optional
         Evaluated after each epoch, logged as "val_loss" and "val_<metric>".
     sample_weight : array-like (n,), optional
         The loss becomes sum_i w_i L_i / sum_i w_i within each batch.
@@ -292,6 +296,9 @@ def _params(config: TrainConfig, data, optimizer, metrics, validation: bool) -> 
 # -- data ------------------------------------------------------------------------------
 def _training_data(net, X, y, config: TrainConfig, sample_weight):
     """(batches, validation arrays or None) for arrays (X, y) or an iterable X."""
+    if y is None and is_source(X):
+        _check_iterable(X, config, sample_weight, "a data source")
+        return SourceBatches(X, net, config.loss, config.batch_size), None
     if y is None:
         _check_iterable(X, config, sample_weight)
         return IterableBatches(X, net, config.loss), None
@@ -339,14 +346,16 @@ def _row_weights(Y, labels, class_weight, sample_weight):
     return weights
 
 
-def _check_iterable(data, config: TrainConfig, sample_weight) -> None:
-    """X given without y must be an iterable of batches, and the settings that need
-    the whole arrays are refused."""
+def _check_iterable(
+    data, config: TrainConfig, sample_weight, what: str = "an iterable of batches"
+) -> None:
+    """X given without y must be an iterable of batches (or a data source), and the
+    settings that need the whole arrays are refused."""
     if isinstance(data, np.ndarray) or hasattr(data, "shape"):
         raise ValueError(
             "y is missing: pass fit(X, y, ...), or an iterable of (X, y) batches as X"
         )
-    if not hasattr(data, "__iter__"):
+    if not hasattr(data, "__iter__") and not is_source(data):
         raise TypeError(
             f"X must be an array with y given, or an iterable of (X, y) batches, got "
             f"{type(data).__name__}"
@@ -358,13 +367,16 @@ def _check_iterable(data, config: TrainConfig, sample_weight) -> None:
     ):
         if value is not None:
             raise ValueError(
-                f"{name} needs arrays X and y; with an iterable of batches give "
+                f"{name} needs arrays X and y; with {what} give "
                 "validation_data= and per-batch weights as (X, y, w)"
             )
 
 
 def _validation_arrays(net, loss, validation_data):
-    """(X_val, Y_val, w_val) from validation_data, checked as fit's own data."""
+    """(X_val, Y_val, w_val) from validation_data, checked as fit's own data (a
+    data source is read at each evaluation instead)."""
+    if is_source(validation_data):
+        return validation_data
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (
         2,
         3,
@@ -387,6 +399,8 @@ def _validator(net, loss, val, metrics, task):
     None without validation."""
     if val is None:
         return None
+    if is_source(val):
+        return lambda: evaluate_source(net, loss, val, metrics, task, prefix="val_")
     Xv, Yv, wv = val
 
     def validate():

@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from .._fast import ops, threads
+from .._fast import ops, overlap, threads
 from ..errors import DivergenceError
 from .history import History
 
@@ -37,6 +37,13 @@ def train_step(net, loss, optimizer, X, Y, sample_weight=None):
     update is skipped, so NaN never reaches the weights.
     """
     A = net._forward(X, training=True, reuse=True)  # forward: A = f(X; theta) (n, out)
+    updates = overlap.layer_updates(net, optimizer)
+    if updates is not None:  # each layer's update starts once its gradient is final
+        with updates as ready:
+            value = net._backward(
+                loss, A, Y, sample_weight, reuse=True, after_layer=ready
+            )  # L(A, Y), dL/dtheta, and the update theta <- theta - ...
+        return value, A
     value = net._backward(loss, A, Y, sample_weight, reuse=True)  # L(A, Y), dL/dtheta
     if math.isfinite(value):
         optimizer.step(net.flat_params, net.flat_grads)  # update: theta <- theta - ...

@@ -3,11 +3,13 @@ loss and metrics on a labelled set (``evaluate``)."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 
 import numpy as np
 
-from .._fast import threads
+from .._fast import ops, threads
 from ..errors import InputError
 from ..nn.losses import default_loss, get_loss
 from ..validation import check_input_matrix, check_positive_int, check_sample_weight
@@ -70,25 +72,49 @@ def predict(net, X, batch_size: int | None = None) -> np.ndarray:
     size = _batch_size(batch_size)
     n = X.shape[0]
     out = np.empty((n, net.out_features), dtype=net.dtype)
-    ones = np.ones(net.in_features, dtype=net.dtype)
-    with net._usage.inference(), threads.managed():
+    with net._usage.inference(), _blas_threads(net, min(n, size)):
         layers = net._inference_layers()  # this thread's: safe beside other threads
         for lo in range(0, n, size):
-            Xb = _checked_batch(net, X[lo : lo + size], ones)
+            Xb = _checked_batch(net, X[lo : lo + size])
             out[lo : lo + size] = net._infer(Xb, layers)
     return out
 
 
-def _checked_batch(net, Xb, ones):
-    """Xb validated: a batch already in the network's dtype passes when the sum of
-    its entries, Xb @ 1 summed, is finite (NaN or inf anywhere would make it NaN or
-    inf; one BLAS pass instead of np.isfinite's two); anything else, or a sum that
-    is not finite, gets the full check and its message."""
+def _blas_threads(net, rows: int):
+    """The thread rule's section (``threads.managed``) for passes of ``rows`` rows;
+    none when every product of such a pass has at most ``threads.SPLIT``
+    multiply-adds, for which the rule leaves the count as it is anyway (a pass of a
+    few rows then skips reading the BLAS count and putting it back)."""
+    widths = net._widths
+    largest = max(a * b for a, b in zip(widths, widths[1:], strict=False))
+    if rows * largest <= threads.SPLIT:
+        return contextlib.nullcontext()
+    return threads.managed()
+
+
+def _checked_batch(net, Xb):
+    """Xb validated: a batch already in the network's dtype passes when one
+    compiled pass finds no NaN or inf (``ops.all_finite``, once the loops are
+    loaded), or else when the sum of its entries, Xb @ 1 summed, is finite (NaN or
+    inf anywhere would make it NaN or inf; one BLAS pass instead of np.isfinite's
+    two); anything else, or a sum that is not finite, gets the full check and its
+    message."""
     if isinstance(Xb, np.ndarray) and Xb.dtype == net.dtype:
-        with np.errstate(over="ignore", invalid="ignore"):
-            if math.isfinite(float((Xb @ ones).sum())):
-                return Xb
+        finite = ops.all_finite(Xb)
+        if finite is None:
+            with np.errstate(over="ignore", invalid="ignore"):
+                finite = math.isfinite(float((Xb @ _ones(Xb.shape[1], Xb.dtype)).sum()))
+        if finite:
+            return Xb
     return check_input_matrix(Xb, net.in_features, net.dtype)
+
+
+@functools.cache
+def _ones(width: int, dtype: np.dtype) -> np.ndarray:
+    """A read-only vector of ``width`` ones, made once per width and dtype."""
+    ones = np.ones(width, dtype=dtype)
+    ones.flags.writeable = False
+    return ones
 
 
 def _loss_for(net, loss):

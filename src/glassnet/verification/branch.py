@@ -1,11 +1,16 @@
 """Complete branch and bound by input splitting, many boxes per bound call.
 
 A box is closed when the certified lower bound of every unsafe set's margin is > 0
-there; otherwise its centre is tried against the model, and it is halved along the
-dimension whose width, weighted by how much the margin's linear bound depends on it,
-is largest. Splitting the input is complete for a continuous network (every box
-shrinks to a point, where the bounds become exact up to rounding) and pays for low
-input dimensions; for many inputs it ends in "unknown" at the timeout.
+there; otherwise its centre is tried against the model, and it is halved along its
+widest input (ties go to the input the margin's gradient at the centre weighs most).
+The widest input, not the one the output is most sensitive to: what keeps a bound
+loose is the unstable ReLUs, and every input moves those. Splitting the input is
+complete for a continuous network (every box shrinks to a point, where the bounds
+become exact up to rounding) and pays for low input dimensions; for many inputs it
+ends in "unknown" at the timeout.
+
+Each batch of boxes goes through one vectorised bound call, in worker processes when
+a pool is given (``parallel``), half of the batch each.
 """
 
 from __future__ import annotations
@@ -55,13 +60,17 @@ def _bound_boxes(vn, prop, lo, hi, parent):
     return np.stack(out, axis=1), layers
 
 
-def branch_and_bound(net, vn, prop, box, deadline, batch=256, max_boxes=200_000):
+def branch_and_bound(
+    net, vn, prop, box, deadline, batch=256, max_boxes=200_000, pool=None
+):  # fmt: skip
     """("holds" | "violated" | "timeout" | "unknown", counterexample, bounds, tree,
     n_boxes) for one region.
 
     A box's children start from its layer bounds (intersected with their own: sound
     on the smaller box, and never looser), and only the neurons still unstable are
-    bounded again by back-substitution."""
+    bounded again by back-substitution. pool: a ``parallel.LazyPool``, whose
+    ``get(n_boxes, deadline)`` gives a ``parallel.Pool`` (or None: bound in this
+    process), asked before every batch."""
     tree = ProofTree()
     open_lo, open_hi = box.lower[None].copy(), box.upper[None].copy()
     # a lower bound on each open box's margins: its parent's bounds hold on it too
@@ -88,7 +97,7 @@ def branch_and_bound(net, vn, prop, box, deadline, batch=256, max_boxes=200_000)
         open_lo, open_hi, paths = open_lo[batch:], open_hi[batch:], paths[batch:]
         open_bounds = open_bounds[batch:]
         open_layers = [(L[batch:], U[batch:]) for L, U in open_layers]
-        bounds, layers = _bound_boxes(vn, prop, lo, hi, parent)
+        bounds, layers = _bound_batch(pool, vn, prop, lo, hi, parent, n_boxes, deadline)
         n_boxes += len(lo)
         closed = np.all(bounds > 0, axis=1)
         for i in np.flatnonzero(closed):
@@ -129,15 +138,25 @@ def branch_and_bound(net, vn, prop, box, deadline, batch=256, max_boxes=200_000)
     return "holds", None, worst, tree, n_boxes
 
 
+def _bound_batch(pool, vn, prop, lo, hi, parent, n_boxes, deadline):
+    """``_bound_boxes`` in the pool's workers when it has them, else here."""
+    workers = None if pool is None else pool.get(n_boxes, deadline)
+    if workers is not None:
+        found = workers.bound_boxes(prop, lo, hi, parent)
+        if found is not None:
+            return found
+    return _bound_boxes(vn, prop, lo, hi, parent)
+
+
 def _split_dimension(vn, prop, lo, hi):
-    """Per box, the input whose width times the margin's sensitivity is largest."""
+    """Per box, its widest input; among inputs of the same width, the one the
+    margin's gradient at the centre weighs most."""
     width = hi - lo
     mid = (lo + hi) / 2
     C = np.concatenate([u.C for u in prop.unsafe])
     _, grad = vn.forward_grad(
         mid, np.broadcast_to(C.sum(axis=0), (len(lo), C.shape[1]))
     )
-    score = width * (
-        np.abs(grad) + 1e-3 * np.abs(grad).max(axis=1, keepdims=True) + 1e-12
-    )
-    return np.argmax(score, axis=1)
+    weight = np.abs(grad) / (np.abs(grad).max(axis=1, keepdims=True) + 1e-300)
+    # widths are halved, so equal ones are equal exactly; the gradient breaks ties
+    return np.argmax(width * (1.0 + 1e-6 * weight), axis=1)

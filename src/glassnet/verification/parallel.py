@@ -33,6 +33,12 @@ def _work(box, C, d, phases, steps, parent):
     return evaluate(_NET, box, C, d, phases, steps, parent)
 
 
+def _bound_work(prop, lo, hi, parent):
+    from .branch import _bound_boxes
+
+    return _bound_boxes(_NET, prop, lo, hi, parent)
+
+
 class Pool:
     """Worker processes that bound subproblems: ``evaluate`` as in ``relu_split``."""
 
@@ -43,7 +49,7 @@ class Pool:
         context = multiprocessing.get_context(
             "forkserver" if "forkserver" in methods else "spawn"
         )
-        self.workers = workers
+        self.workers, self.broken = workers, False
         self.executor = ProcessPoolExecutor(
             workers, mp_context=context, initializer=_init, initargs=(vn,)
         )
@@ -71,6 +77,36 @@ class Pool:
         ]
         return value, X, scores, bounds
 
+    def bound_boxes(self, prop, lo, hi, parent):
+        """``branch._bound_boxes`` of the boxes (lo, hi), a part per worker; None
+        when the workers could not start (a script without the
+        ``if __name__ == "__main__":`` guard), and for good after that."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        if self.broken:
+            return None
+        cuts = np.array_split(np.arange(len(lo)), min(self.workers, len(lo)))
+        try:
+            futures = [
+                self.executor.submit(
+                    _bound_work, prop, lo[c], hi[c], [(L[c], U[c]) for L, U in parent]
+                )
+                for c in cuts
+            ]
+            parts = [f.result() for f in futures]
+        except (BrokenProcessPool, RuntimeError, OSError):
+            self.broken = True
+            return None
+        bounds = np.concatenate([p[0] for p in parts])
+        layers = [
+            (
+                np.concatenate([p[1][k][0] for p in parts]),
+                np.concatenate([p[1][k][1] for p in parts]),
+            )
+            for k in range(len(parts[0][1]))
+        ]
+        return bounds, layers
+
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
@@ -89,3 +125,57 @@ def open_pool(vn, workers: int | None):
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise InputError(f"workers must be a positive integer or None, got {workers!r}")
     return None if workers == 1 else Pool(vn, workers)
+
+
+class LazyPool:
+    """A ``Pool`` opened only once a search has bounded ``after_boxes`` boxes in
+    ``after`` seconds or more and has at least ``room`` seconds left: starting
+    workers costs a second or so, which a short search does not win back.
+    ``get(n_boxes, deadline)`` gives the pool, or None (then bound in process)."""
+
+    def __init__(
+        self, vn, workers: int | None, after: float = 1.0, after_boxes: int = 1024,
+        room: float = 5.0,
+    ) -> None:  # fmt: skip
+        import time
+
+        if workers is None:
+            workers = 2 if (os.cpu_count() or 1) >= 2 and main_is_guarded() else 1
+        self.vn, self.workers, self.pool = vn, workers, None
+        self.after, self.after_boxes, self.room = after, after_boxes, room
+        self.clock = time.perf_counter
+        self.start = self.clock()
+
+    def get(self, n_boxes: int = 0, deadline: float = float("inf")):
+        if self.pool is None and self.workers > 1:
+            now = self.clock()
+            if (
+                n_boxes >= self.after_boxes
+                and now - self.start >= self.after
+                and deadline - now >= self.room
+            ):
+                self.pool = Pool(self.vn, self.workers)
+        return self.pool
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+
+
+def main_is_guarded() -> bool:
+    """Whether worker processes can start without running the program again: a
+    worker started by "forkserver" or "spawn" imports the main script, so a script
+    whose work is not under ``if __name__ == "__main__":`` would run once more per
+    worker. True for an interactive session or ``python -c`` (no main file) and for
+    a main file with that guard; False when the file cannot be read."""
+    import sys
+
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    if path is None:
+        return True
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            source = f.read()
+    except OSError:
+        return False
+    return "__name__" in source and "__main__" in source

@@ -31,7 +31,10 @@ def verify(
     seconds): "input_split" splits the input box, "relu_split" splits unstable ReLUs
     (ReLU networks only); "auto" and "bab" split inputs up to
     ``INPUT_SPLIT_MAX_INPUTS`` inputs and ReLUs above. workers: processes bounding
-    ReLU-split subproblems (None: 2 when the network is large enough to pay, else 1). "holds" is sound for the model as it
+    branch and bound's batches (None: 2 on a machine with 2 cores or more, for
+    input splitting once its search has run a while and when the main script
+    guards its entry point, for ReLU splitting when the network is large enough to
+    pay; else 1). "holds" is sound for the model as it
     computes in its dtype; "violated" carries a counterexample (x, y) confirmed by
     the model's own forward pass.
 
@@ -125,11 +128,11 @@ def verify(
 
     t = time.perf_counter()
     proof, worst = ProofTree(), np.full(len(prop.unsafe), np.inf)
-    pool = None
-    if split == "relu_split":
-        from .parallel import open_pool
+    from .parallel import LazyPool, open_pool
 
-        pool = open_pool(vn, workers)
+    # ReLU splitting opens its workers now (large networks only); input splitting
+    # once its search has run a while
+    pool = open_pool(vn, workers) if split == "relu_split" else LazyPool(vn, workers)
     try:
         for box in prop.regions:
             if split == "relu_split":
@@ -138,7 +141,7 @@ def verify(
                 )
             else:
                 status, found, bounds, tree, n = branch_and_bound(
-                    net, vn, prop, box, deadline
+                    net, vn, prop, box, deadline, pool=pool
                 )
             counts["boxes"] += n
             if status == "violated":

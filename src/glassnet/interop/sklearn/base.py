@@ -10,7 +10,12 @@ with n_b the batch's rows, S_b its weight sum (n_b when unweighted), L_b glassne
 batch loss before the step and s the factor from scikit-learn's loss to glassnet's
 (``_loss_scale``; see "Objective" in ``glassnet.sklearn``). After each epoch come
 the stopping rules of scikit-learn's MLP (tol, n_iter_no_change, early_stopping on a
-validation score).
+validation score) and the learning-rate schedules of its "sgd" (``solvers.py``).
+solver="lbfgs" has no epochs: one call of scipy's L-BFGS-B (``lbfgs.py``).
+
+A fit starts a new network, unless warm_start keeps the last one; partial_fit keeps
+the network and the optimizer's state. The network's dtype is the input's floating
+dtype unless ``dtype`` says otherwise.
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from ...nn.layers import Dense, Dropout
 from ...nn.network import Sequential
 from ...training import LambdaCallback
 from ...validation import check_sample_weight
-from .params import check_settings, draw_seed, new_optimizer
+from . import lbfgs
+from .params import check_settings, draw_seed, new_solver
 from .penalty import L2Penalty
+from .rows import blocks, dense, is_sparse, predict_rows
 
 
 class BaseMLP(BaseEstimator):
@@ -55,32 +62,51 @@ class BaseMLP(BaseEstimator):
     # fit ----------------------------------------------------------------------------------
     def _fit(self, X, y, sample_weight=None, *, incremental: bool, classes=None):
         settings = check_settings(self)
-        first = not incremental or not hasattr(self, "net_")
+        fitted = hasattr(self, "net_")
+        first = not fitted or (not incremental and not settings.warm_start)
+        if incremental and settings.solver == "lbfgs":
+            raise ValueError(
+                "partial_fit needs a stochastic solver ('adam' or 'sgd'), got "
+                "solver='lbfgs'; use fit"
+            )
         if incremental and settings.early_stopping:
             raise ValueError(
                 "partial_fit does not support early_stopping=True (no validation set is "
                 "held out between calls); set early_stopping=False or use fit"
             )
+        # None: the input's floating dtype (float32 stays float32), float64 otherwise
         dtype = settings.dtype if first else self.net_.dtype
         X, y = validate_data(
             self,
             X,
             y,
             reset=first,
-            dtype=dtype,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32) if dtype is None else dtype,
             multi_output=True,
             y_numeric=self._y_numeric,
         )
-        Y, y = self._targets(y, first=first, classes=classes, dtype=dtype)
+        if is_sparse(X):
+            X = X.tocsr()  # row slices for the batches (still sparse)
+        Y, y = self._targets(y, first=first, classes=classes, dtype=X.dtype)
         weights = _nonzero_weights(
             self._weights(y, sample_weight, X.shape[0], incremental)
         )
         if first:
-            self._initialize(settings, X.shape[1])
-        self._train(X, Y, weights, settings, incremental)
+            self._initialize(settings, X.shape[1], X.dtype)
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = L2Penalty(
+                new_solver(self, settings, self._loss_scale), self.net_
+            )
+        if not incremental:
+            self.n_iter_ = 0  # epochs of this fit (warm_start continues the weights)
+        if settings.solver == "lbfgs":
+            self._fit_lbfgs(X, Y, weights, settings)
+        else:
+            self._train(X, Y, weights, settings, incremental)
         return self
 
-    def _initialize(self, settings, n_features: int) -> None:
+    def _initialize(self, settings, n_features: int, dtype) -> None:
         n_outputs, out_activation, loss, scale = self._output_spec()
         self.seed_ = draw_seed(self.random_state)
         layers, width = [], n_features
@@ -92,14 +118,11 @@ class BaseMLP(BaseEstimator):
                 layers.append(Dropout(p))
             width = size
         layers.append(Dense(width, n_outputs, out_activation))
-        self.net_ = Sequential(*layers, dtype=settings.dtype, seed=self.seed_)
+        self.net_ = Sequential(*layers, dtype=dtype, seed=self.seed_)
         self.n_outputs_ = n_outputs
         self.n_layers_ = len(settings.hidden) + 2
-        self.out_activation_ = out_activation
+        self.out_activation_ = self._out_activation_name(out_activation)
         self._loss, self._loss_scale = loss, scale
-        self._optimizer = L2Penalty(
-            new_optimizer(self.optimizer, self.learning_rate), self.net_
-        )
         self._shuffle_rng = np.random.default_rng([self.seed_, 1])
         self.n_iter_ = 0
         self.t_ = 0
@@ -116,12 +139,38 @@ class BaseMLP(BaseEstimator):
             self.best_validation_score_ = None
             self.best_loss_ = np.inf
 
+    def _out_activation_name(self, out_activation: str) -> str:
+        return out_activation
+
+    def _fit_lbfgs(self, X, Y, weights, settings) -> None:
+        """Full-batch L-BFGS-B on scikit-learn's objective (``lbfgs.py``)."""
+        if any(settings.dropouts):
+            raise ValueError(
+                "solver='lbfgs' minimises a fixed objective, which dropout would make "
+                f"random; set dropout=0 or use solver 'adam' or 'sgd' (got dropout="
+                f"{self.dropout!r})"
+            )
+        f = lbfgs.objective(
+            self.net_, self._loss, self._loss_scale, settings.alpha, X, Y, weights
+        )
+        value, self.n_iter_ = lbfgs.run(
+            self.net_,
+            f,
+            settings.max_iter,
+            settings.max_fun,
+            settings.tol,
+            self.verbose,
+        )
+        self.loss_ = self._loss_scale * value  # J = s f, as for the other solvers
+        self.t_ += X.shape[0]
+
     def _train(self, X, Y, weights, settings, incremental: bool) -> None:
         """Epochs until max_iter (one for partial_fit) or a stopping rule."""
         val = None
         if settings.early_stopping:
             X, Y, weights, val = self._split(X, Y, weights, settings)
         batch_size = settings.batch_for(X.shape[0])
+        schedule = self._optimizer.optimizer  # scikit-learn's solvers: lr schedules
         best_params = None
         try:
             for _ in range(1 if incremental else settings.max_iter):
@@ -133,9 +182,17 @@ class BaseMLP(BaseEstimator):
                     break
                 if self._record_epoch(X.shape[0], loss, val, val_loss, settings):
                     best_params = self.net_.flat_params.copy()
+                if hasattr(schedule, "epoch_ends"):
+                    schedule.epoch_ends(self.t_)
                 if self._no_improvement_count > settings.n_iter_no_change:
                     self._say_stopping(val is not None, settings)
-                    break
+                    if not hasattr(schedule, "no_improvement"):
+                        break
+                    if schedule.no_improvement():
+                        break
+                    self._no_improvement_count = 0  # "adaptive": lr / 5, go on
+                    if self.verbose:
+                        print(f"Setting learning rate to {schedule.lr:f}")
                 if incremental:
                     break
                 if self.n_iter_ == settings.max_iter:
@@ -194,8 +251,10 @@ class BaseMLP(BaseEstimator):
                 penalty.coefficient = scale * alpha / total  # c = s alpha / S_b
                 rows.append(hi - lo)
                 penalties.append(penalty.value())  # at the weights the step starts from
-                yield (X[idx], Y[idx]) if w is None else (X[idx], Y[idx], w)
+                X_b = dense(X[idx])  # a sparse X is densified a batch at a time
+                yield (X_b, Y[idx]) if w is None else (X_b, Y[idx], w)
 
+        sparse_val = val is not None and is_sparse(val[0])
         history = self.net_.fit(
             batches(),
             loss=self._loss,
@@ -203,7 +262,7 @@ class BaseMLP(BaseEstimator):
             epochs=1,
             seed=0,
             verbose=0,
-            validation_data=val,
+            validation_data=None if sparse_val else val,
             callbacks=[
                 LambdaCallback(
                     on_batch_end=lambda step, logs: losses.append(logs["loss"])
@@ -215,8 +274,22 @@ class BaseMLP(BaseEstimator):
         n_b = np.asarray(rows, dtype=np.float64)
         batch = np.asarray(losses, dtype=np.float64) + np.asarray(penalties)
         loss = float(n_b @ batch) / float(n_b.sum())  # J averaged by rows
-        val_loss = history.history["val_loss"][0] if val is not None else None
+        if sparse_val:
+            val_loss = self._loss_by_blocks(*val)
+        else:
+            val_loss = history.history["val_loss"][0] if val is not None else None
         return loss, False, val_loss
+
+    def _loss_by_blocks(self, X, Y, weights=None) -> float:
+        """glassnet's (weighted) mean loss on a sparse X, a block of rows at a time."""
+        total, S = 0.0, 0.0
+        for rows in blocks(X.shape[0]):
+            w = None if weights is None else weights[rows]
+            S_b = float(rows.stop - rows.start) if w is None else float(w.sum())
+            if S_b > 0:
+                L_b = self.net_.loss_value(dense(X[rows]), Y[rows], self._loss, w)
+                total, S = total + S_b * L_b, S + S_b
+        return total / S
 
     def _split(self, X, Y, weights, settings):
         """Hold out validation_fraction of the rows (stratified by class for a
@@ -240,7 +313,7 @@ class BaseMLP(BaseEstimator):
         return X_train, Y_train, w_train, val
 
     def _record_validation(self, val, val_loss, tol) -> bool:
-        A = self.net_.predict(val[0])
+        A = predict_rows(self.net_, val[0])
         score = self._validation_score(A, val[1], val[2] if len(val) == 3 else None)
         self.validation_scores_.append(score)
         self.validation_loss_curve_.append(val_loss)
@@ -261,6 +334,11 @@ class BaseMLP(BaseEstimator):
         else:
             self._no_improvement_count = 0
         self.best_loss_ = min(self.best_loss_, loss)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # CSR/CSC, densified a batch at a time
+        return tags
 
     # pickling ----------------------------------------------------------------------------
     def __getstate__(self):
@@ -284,8 +362,10 @@ class BaseMLP(BaseEstimator):
     def _outputs(self, X) -> np.ndarray:
         """The network's outputs A for X, shape (n, n_outputs), in its dtype."""
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=self.net_.dtype)
-        return self.net_.predict(X)
+        X = validate_data(
+            self, X, reset=False, accept_sparse=("csr", "csc"), dtype=self.net_.dtype
+        )
+        return predict_rows(self.net_, X.tocsr() if is_sparse(X) else X)
 
     @property
     def coefs_(self) -> list[np.ndarray]:

@@ -46,7 +46,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     >>> from sklearn.datasets import load_iris
     >>> from glassnet.sklearn import MLPClassifier
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate=0.01,
+    >>> clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01,
     ...                     max_iter=1000, random_state=0).fit(X, y)
     >>> clf.predict(X[:3]), clf.predict_proba(X[:1]).shape
     (array([0, 0, 0]), (1, 3))
@@ -61,39 +61,59 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         hidden_layer_sizes=(100,),
         activation="relu",
         *,
-        optimizer="adam",
-        learning_rate=DEFAULT_LEARNING_RATE,
-        batch_size="auto",
-        max_iter=DEFAULT_MAX_ITER,
-        epochs=None,
+        solver="adam",
         alpha=1e-4,
-        dropout=0.0,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=DEFAULT_LEARNING_RATE,
+        power_t=0.5,
+        max_iter=DEFAULT_MAX_ITER,
         shuffle=True,
         random_state=None,
+        tol=1e-4,
         verbose=False,
-        dtype="float32",
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+        optimizer=None,
+        epochs=None,
+        dropout=0.0,
+        dtype=None,
         class_weight=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.epochs = epochs
+        self.solver = solver
         self.alpha = alpha
-        self.dropout = dropout
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
         self.shuffle = shuffle
         self.random_state = random_state
+        self.tol = tol
         self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.optimizer = optimizer
+        self.epochs = epochs
+        self.dropout = dropout
         self.dtype = dtype
         self.class_weight = class_weight
 

@@ -16,11 +16,14 @@ import numpy as np
 from ...nn.activations import Activation, get_activation
 from ...optim import OPTIMIZERS, Optimizer, get_optimizer
 from ...validation import check_dtype, check_number, check_positive_int
+from .solvers import ScikitAdam, ScikitSGD
 
-#: The learning_rate default; an optimizer object keeps its own lr unless another
-#: learning_rate is asked for explicitly (then the two must agree).
+#: The learning_rate_init default; an optimizer object keeps its own lr unless another
+#: learning rate is asked for explicitly (then the two must agree).
 DEFAULT_LEARNING_RATE = 1e-3
 DEFAULT_MAX_ITER = 200
+SOLVERS = ("adam", "sgd", "lbfgs")
+SCHEDULES = ("constant", "invscaling", "adaptive")
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,12 @@ class Settings:
     early_stopping: bool
     validation_fraction: float
     shuffle: bool
-    dtype: np.dtype
+    dtype: np.dtype | None  # None: the input's floating dtype (float64 for others)
+    solver: str  # "adam", "sgd", "lbfgs", or "optimizer" (a glassnet optimizer)
+    learning_rate_init: float
+    schedule: str
+    warm_start: bool
+    max_fun: int
 
     def batch_for(self, n: int) -> int:
         """The batch size for n training rows: min(200, n) for "auto", else clipped
@@ -66,25 +74,91 @@ def check_settings(est) -> Settings:
             high_open=True,
         ),
         shuffle=_flag(est.shuffle, "shuffle"),
-        dtype=check_dtype(est.dtype),
+        dtype=None if est.dtype is None else check_dtype(est.dtype),
+        solver=_solver(est.solver, est.optimizer, est.learning_rate),
+        learning_rate_init=_learning_rate_init(
+            est.learning_rate, est.learning_rate_init
+        ),
+        schedule=_schedule(est.learning_rate),
+        warm_start=_flag(est.warm_start, "warm_start"),
+        max_fun=check_positive_int(est.max_fun, "max_fun"),
     )
 
 
-def new_optimizer(optimizer, learning_rate) -> Optimizer:
-    """A fresh optimizer for one fit: from a name and learning_rate, or a copy of an
-    Optimizer object's hyperparameters (its state is not carried over)."""
-    if isinstance(learning_rate, str):
-        raise TypeError(
-            f"learning_rate is the step size (scikit-learn's learning_rate_init), a "
-            f"number > 0, got {learning_rate!r}; glassnet's estimators keep it "
-            "constant (schedules: glassnet.schedules with net.fit)"
+def _solver(solver, optimizer, learning_rate) -> str:
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {list(SOLVERS)}, got {solver!r}")
+    if optimizer is None:
+        return solver
+    if isinstance(learning_rate, str) and learning_rate != "constant":
+        raise ValueError(
+            f"learning_rate={learning_rate!r} is a schedule of solver='sgd'; a glassnet "
+            f"optimizer (optimizer={optimizer!r}) keeps its lr constant: drop one"
         )
+    if solver != "adam":
+        raise ValueError(
+            f"give solver (scikit-learn's name) or optimizer (a glassnet optimizer), "
+            f"not both: got solver={solver!r} and optimizer={optimizer!r}"
+        )
+    return "optimizer"
+
+
+def _learning_rate_init(learning_rate, learning_rate_init) -> float:
+    """learning_rate_init, or learning_rate when that is a number (its alias)."""
+    lr0 = check_number(learning_rate_init, "learning_rate_init", low=0.0, low_open=True)
+    if isinstance(learning_rate, str):
+        return lr0
     lr = check_number(learning_rate, "learning_rate", low=0.0, low_open=True)
+    if lr0 != DEFAULT_LEARNING_RATE and lr0 != lr:
+        raise ValueError(
+            f"a number as learning_rate is an alias of learning_rate_init: give one of "
+            f"them, got learning_rate={lr:g} and learning_rate_init={lr0:g}"
+        )
+    return lr
+
+
+def _schedule(learning_rate) -> str:
+    if not isinstance(learning_rate, str):
+        return "constant"  # a number: the alias of learning_rate_init
+    if learning_rate not in SCHEDULES:
+        raise ValueError(
+            f"learning_rate must be one of {list(SCHEDULES)} (the schedule) or a number "
+            f"(an alias of learning_rate_init), got {learning_rate!r}"
+        )
+    return learning_rate
+
+
+def new_solver(est, settings: Settings, scale: float) -> Optimizer:
+    """A fresh optimizer for one fit: scikit-learn's "sgd" or "adam" with its
+    parameters, or a glassnet optimizer given as ``optimizer``."""
+    if settings.solver == "optimizer":
+        return new_optimizer(est.optimizer, settings.learning_rate_init)
+    lr = settings.learning_rate_init
+    if settings.solver == "sgd":
+        return ScikitSGD(
+            lr,
+            momentum=check_number(est.momentum, "momentum", low=0.0),
+            nesterov=_flag(est.nesterovs_momentum, "nesterovs_momentum"),
+            schedule=settings.schedule,
+            power_t=check_number(est.power_t, "power_t"),
+            scale=scale,
+        )
+    beta = {
+        name: check_number(getattr(est, name), name, low=0.0, high=1.0, high_open=True)
+        for name in ("beta_1", "beta_2")
+    }
+    epsilon = check_number(est.epsilon, "epsilon", low=0.0, low_open=True)
+    return ScikitAdam(lr, **beta, epsilon=epsilon, scale=scale)
+
+
+def new_optimizer(optimizer, lr: float) -> Optimizer:
+    """A fresh glassnet optimizer for one fit: from a name and the learning rate, or
+    a copy of an Optimizer object's hyperparameters (its state is not carried over)."""
     if isinstance(optimizer, Optimizer):
         config = optimizer.config()
         if lr != DEFAULT_LEARNING_RATE and lr != config["lr"]:
             raise ValueError(
-                f"learning_rate={lr:g} disagrees with the optimizer object's "
+                f"learning_rate_init={lr:g} disagrees with the optimizer object's "
                 f"lr={config['lr']:g}; set the lr on the optimizer ({optimizer!r}) "
                 "or pass the optimizer by name"
             )
