@@ -30,8 +30,6 @@ from pathlib import Path
 
 import numpy as np
 
-import glassnet as gn
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_speed import _shuffled, glassnet_net, machine  # noqa: E402
 
@@ -77,14 +75,14 @@ def contenders(net, model, X, block, threads):
     return {"glassnet": ours, **{f"torch/{t}": theirs(t) for t in threads}}
 
 
-def calls_per_sample(fns) -> int:
-    """Calls of the slowest contender that last ``SAMPLE_SECONDS``, at least 1."""
+def calls_per_sample(fns, seconds: float = SAMPLE_SECONDS) -> int:
+    """Calls of the slowest contender that last ``seconds``, at least 1."""
     slowest = 0.0
     for fn in fns:
         start = time.perf_counter()
         fn()
         slowest = max(slowest, time.perf_counter() - start)
-    return max(1, int(SAMPLE_SECONDS / max(slowest, 1e-7)))
+    return max(1, int(seconds / max(slowest, 1e-7)))
 
 
 def seconds_per_call(fn, calls: int) -> float:
@@ -117,7 +115,7 @@ def run(args) -> dict:
         X = X_all[:rows]
         largest_difference = max(largest_difference, agreement(net, model, X))
         fns = contenders(net, model, X, args.block, args.threads)
-        calls = calls_per_sample(fns.values())
+        calls = calls_per_sample(fns.values(), args.sample_seconds)
         times = {name: [] for name in fns}
         for repeat in range(args.repeats):
             for name in _shuffled(list(fns), repeat):
@@ -157,8 +155,9 @@ def main(argv=None) -> int:
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke)")
     args = parser.parse_args(argv)
+    args.sample_seconds = SAMPLE_SECONDS
     if args.quick:
-        args.rows, args.repeats = [1, 32, 300], 3
+        args.rows, args.repeats, args.sample_seconds = [1, 40], 2, 0.0
     line = machine()
     print("machine:", json.dumps(line))
     record = run(args)
@@ -180,7 +179,9 @@ def main(argv=None) -> int:
                     "machine": line,
                     "repeats": args.repeats,
                     "block": args.block,
-                    "seconds_per_call": {str(k): v for k, v in record["seconds"].items()},
+                    "seconds_per_call": {
+                        str(k): v for k, v in record["seconds"].items()
+                    },
                     "summary": {str(k): v for k, v in table.items()},
                     "largest_difference": record["largest_difference"],
                 },

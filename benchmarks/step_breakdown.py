@@ -19,7 +19,9 @@ softmax cross-entropy, Adam) are timed piece by piece in one process:
   history, and the per-call setup such as the NaN check of X, amortised). The rows
   above time the pieces one after the other; a step that runs some of them at the
   same time (the update on one core while the products run on the other) takes less
-  than their sum, and this row then comes out smaller, or below zero.
+  than their sum, and this row then comes out smaller, or below zero. The pieces
+  also repeat on one batch, whose rows stay in the cache, where a real step reads a
+  new batch: that cost lands in this row too.
 
 Each piece runs in blocks of several steps; the blocks of all pieces are interleaved
 in a new seeded random order each repeat. Two tables: the medians per step, and each

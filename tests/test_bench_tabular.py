@@ -46,19 +46,23 @@ def test_generated_table_has_its_missing_cells_classes_and_dependence(bench):
     )
 
 
-def test_preprocessing_equations_are_read_across_wrapped_lines(bench):
+def test_preprocessing_equations_are_read_from_the_step_titles(bench):
     text = (
         "  Preprocessing (stored with the model)\n"
-        "  Note: Each raw column becomes the inputs x: island = 'Dream': e_2 = (0,\n"
-        "        1, 0); x̃[bill_length_mm] = 44.5 (empty cell: the training median),\n"
-        "        m = 1; sex = empty: e_3 = (0, 0, 1). (x̃ = the training median where\n"
-        "        a cell is empty, with m = 1 marking it; a category k is the one-hot e_k.)\n"
+        "  Note: Each raw column j becomes its block x_j of the input x, as in\n"
+        "        training: the steps below, column by column.\n\n"
+        "  Column 1, island: one-hot\n"
+        "  x1 = e2\n"
+        "  Note: x1 is column 'island', ...; 'Dream' is category 2 of 3, so x1 = e2.\n\n"
+        "  Column 2, bill_length_mm: numeric, the empty cell filled\n"
+        "  x2 = 44.5\n\n"
+        "  Column 2, bill_length_mm: missing-value indicator\n"
+        "  m2 = 1\n"
     )
     assert bench.preprocessing_equations(text) == [
-        "island = 'Dream': e_2 = (0, 1, 0)",
-        "x̃[bill_length_mm] = 44.5 (empty cell: the training median), m = 1",
-        "sex = empty: e_3 = (0, 0, 1)",
-    ]
+        "Column 1, island: one-hot",
+        "Column 2, bill_length_mm: numeric, the empty cell filled",
+    ]  # one per column: the indicator's step is not counted
     assert bench.preprocessing_equations("no preprocessing step here") == []
 
 

@@ -281,3 +281,22 @@ def test_verify_benchmark_pgd_gradient_matches_finite_differences():
         step[j] = h
         numeric = (value(X + step) - value(X - step)) / (2 * h)
         assert np.allclose(dX[:, j], numeric, rtol=1e-5, atol=1e-6), j
+
+
+def test_predict_speed_records_every_contender_and_ratios_from_medians(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    run("predict_speed.py", "--json", str(tmp_path / "predict.json"))
+    record = json.loads((tmp_path / "predict.json").read_text())
+    assert record["largest_difference"] < 1e-4  # the same network in both
+    for rows, times in record["seconds_per_call"].items():
+        assert set(times) == {"glassnet", "torch/1", "torch/2"}
+        assert all(
+            len(v) == record["repeats"] and all(map(positive_finite, v))
+            for v in times.values()
+        )
+        medians = {name: statistics.median(v) for name, v in times.items()}
+        entry = record["summary"][rows]
+        best = min(medians["torch/1"], medians["torch/2"])
+        assert math.isclose(entry["torch"], best)
+        assert math.isclose(entry["ratio"], best / medians["glassnet"])

@@ -278,8 +278,10 @@ def test_explain_shows_fill_and_one_hot_then_standardisation(table_model, capsys
     assert out.index("Preprocessing (stored with the model)") < out.index(
         "Standardisation (stored with the model)"
     )
-    assert f"x̃[x] = {x.fill:.6g} (empty cell: the training median), m = 1" in out
-    assert "city = 'Pune': e_3 = (0, 0, 1, 0, 0)" in out
+    assert f"the cell is empty, so x1 = {x.fill:.6g}, the training median" in out
+    assert "'Pune' is category 3 of 5, so x2 = e3" in out
+    assert trace["pre.1.m"].tolist() == [[1.0]]  # the indicator m1 of the empty cell
+    assert trace["pre.2.x"].tolist() == [[0.0, 0.0, 1.0, 0.0, 0.0]]  # e3
     assert main(["explain", "--model", str(model), "--input", "1,Pune"]) == 1
     assert "the model reads 3 columns: x, city, flag" in capsys.readouterr().err
 

@@ -30,7 +30,9 @@ def seeded(name: str) -> np.random.Generator:
 
 
 def mlp(widths, dtype, name):
-    layers = [gn.Dense(i, o, "relu") for i, o in zip(widths[:-2], widths[1:-1])]
+    layers = [
+        gn.Dense(i, o, "relu") for i, o in zip(widths[:-2], widths[1:-1], strict=True)
+    ]
     layers.append(gn.Dense(widths[-2], widths[-1], "softmax"))
     net = gn.Sequential(*layers, dtype=dtype, seed=zlib.crc32(name.encode()))
     rng = seeded(name + "/biases")

@@ -14,6 +14,7 @@ import numpy as np
 from ..nn.losses import default_loss
 from ..training import metrics
 from . import CliError
+from .heldout import ROWS, rows_of, subset
 from .predict import (
     class_names,
     is_classifier,
@@ -29,6 +30,7 @@ from .tabular import (
     load_model,
     target_column,
 )
+from .train_data import DATASETS, builtin_table
 
 DESCRIPTION = """\
 Loads a model saved by glassnet train (or gn.save), reads DATA with the same feature
@@ -38,6 +40,11 @@ columns and its target column, applies the stored standardisation and prints:
     precision, recall and F1, each class's precision, recall, F1 and support, and the
     confusion matrix (rows: true class, columns: predicted);
   regression: the loss (mean squared error), MSE, RMSE, MAE and R^2.
+
+DATA is a data file, or --dataset NAME a built-in dataset. --rows test scores only
+the rows glassnet train --test-split held out (drawn again from the split the model
+file stores; refused when it stores none, or when the data are not those it was
+trained on), --rows train the others, --rows all (the default) every row.
 
 Labels in DATA that the model never saw in training are an error. --plot FILE saves
 the confusion matrix (or, for regression, predicted against true values) as a
@@ -51,11 +58,24 @@ def add_parser(subparsers) -> None:
         help="loss, metrics and confusion matrix of a saved model on a data file",
         description=DESCRIPTION,
         epilog="example: glassnet evaluate model.safetensors test.csv --target species "
-        "--plot confusion.png",
+        "--plot confusion.png\n"
+        "         glassnet evaluate pg.safetensors --dataset penguins --rows test",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("model", metavar="MODEL", help="a model file (glassnet train)")
-    parser.add_argument("data", metavar="DATA", help="CSV, Parquet, .npy or .npz")
+    parser.add_argument(
+        "data", metavar="DATA", nargs="?", help="CSV, Parquet, .npy or .npz"
+    )
+    parser.add_argument(
+        "--dataset", choices=DATASETS, help="a built-in dataset instead of DATA"
+    )
+    parser.add_argument(
+        "--rows",
+        choices=ROWS,
+        default="all",
+        help="all (default), test: the rows glassnet train --test-split held out, "
+        "or train: the others",
+    )
     parser.add_argument(
         "--target",
         metavar="COLUMN",
@@ -68,7 +88,9 @@ def add_parser(subparsers) -> None:
         help="print one JSON object (metrics, rows, task, per-class figures) instead",
     )
     parser.add_argument(
-        "--quiet", action="store_true", help="no progress output on large files"
+        "--quiet",
+        action="store_true",
+        help="no progress output on large files, no note on filled empty cells",
     )
     parser.set_defaults(run=run)
 
@@ -79,23 +101,24 @@ def loss_name(net) -> str:
 
 
 def run(args) -> int:
-    net, record, _ = load_model(args.model)
+    net, record, metadata = load_model(args.model)
     target = args.target or (record.target if record is not None else None)
     if target is None:
         raise CliError(
             "--target COLUMN is needed: the model file does not say which column it "
             "predicts"
         )
-    table = read_data(args.data, args.quiet)
+    table = _table(args, metadata)
     check_rows(table, 1, "evaluation")
     y_raw = target_column(table, target)
-    Z = model_inputs(table, net, record, exclude=target)
+    Z = model_inputs(table, net, record, exclude=target, quiet=args.quiet)
     classifier = is_classifier(net, record)
     where = f"{table.path} column {target!r}"
     if not args.json:
         print(
-            f"model {args.model} on {table.path} ({table.n_rows} rows), target "
-            f"{target!r}"
+            f"model {args.model} on {table.path} ({table.n_rows} "
+            + ("" if args.rows == "all" else f"{args.rows} ")
+            + f"rows), target {target!r}"
         )
     if classifier:
         classes = class_names(net, record)
@@ -131,6 +154,19 @@ def run(args) -> int:
     if args.plot:  # with --json on stderr, so that stdout stays one JSON object
         print(f"figure written to {args.plot}", file=sys.stderr if args.json else None)
     return 0
+
+
+def _table(args, metadata):
+    """DATA or the built-in dataset, only the rows --rows names."""
+    if (args.data is None) == (args.dataset is None):
+        raise CliError(
+            "give either DATA (a data file) or --dataset NAME (a built-in dataset)"
+        )
+    if args.dataset is not None:
+        table = builtin_table(args.dataset)
+    else:
+        table = read_data(args.data, args.quiet)
+    return subset(table, rows_of(table, metadata, args.rows, args.model))
 
 
 def _labels(y_raw, classes, record, where) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import html
 import os
 import sys
@@ -25,6 +26,8 @@ EPILOG = """examples:
   glassnet explain --model net.safetensors --input "0.5,1.5" --target 1
   glassnet explain --input "1,2;0,1" --target "1;0"     a batch of two samples
   glassnet explain --model iris.safetensors --input "5.1,3.5,1.4,0.2" --target setosa
+  glassnet explain --model pg.safetensors --input "Biscoe,39.1,18.7,181,,female,2007"
+                                            raw cells of a table, one per column
   glassnet explain --format html --out walk.html        a page for the browser
   glassnet explain --attack fgsm --eps 0.5 --clip 0,2   the attack step (FGSM)
   glassnet explain --perceptron AND         the perceptron rule, epoch by epoch
@@ -80,7 +83,10 @@ def add_parser(subparsers) -> None:
         "--input",
         metavar="X",
         help='the input: numbers separated by commas, "1,2"; samples separated by '
-        'semicolons, "1,2;3,4" (default with the seed network: "1,2")',
+        'semicolons, "1,2;3,4" (default with the seed network: "1,2"). For a model '
+        "trained on a table (glassnet train): one raw cell per column it reads, in "
+        'order, as a CSV row: text as it is, "a, b" in double quotes when it holds a '
+        "comma, an empty cell for a missing value (glassnet info lists the columns)",
     )
     parser.add_argument(
         "--target",
@@ -205,10 +211,12 @@ def parse_matrix(text: str, option: str) -> np.ndarray:
 
 
 def parse_cells(text: str, record) -> dict:
-    """ "Dream,39.1,;Biscoe,40,male" -> the record's columns of raw cells (samples by
-    ";", cells by ","; an empty cell is missing)."""
-    rows = [[None if v.strip() == "" else v.strip() for v in row.split(",")]
-            for row in text.split(";")]  # fmt: skip
+    """ "Dream,39.1,;Biscoe,40,male" -> the record's columns of raw cells: samples by
+    ";", each a CSV row (the csv module: a cell with a comma in double quotes), an
+    empty cell missing; a numeric column's cells as numbers, booleans as the CSV
+    reader reads them (true, True, TRUE)."""
+    rows = [next(csv.reader([sample], skipinitialspace=True), [""])
+            for sample in _samples(text)]  # fmt: skip
     names = record.names
     for row in rows:
         if len(row) != len(names):
@@ -217,9 +225,49 @@ def parse_cells(text: str, record) -> dict:
                 f"{len(names)} columns: {', '.join(names)} (empty for a missing cell)"
             )
     return {
-        name: np.array([row[j] for row in rows], dtype=object)
-        for j, name in enumerate(names)
+        spec.name: _cells_of(spec, [row[j].strip() or None for row in rows])
+        for j, spec in enumerate(record.columns)
     }
+
+
+def _samples(text: str) -> list[str]:
+    """``text`` split at each ";" outside double quotes."""
+    samples, start, quoted = [], 0, False
+    for at, char in enumerate(text):
+        if char == '"':
+            quoted = not quoted
+        elif char == ";" and not quoted:
+            samples.append(text[start:at])
+            start = at + 1
+    return [*samples, text[start:]]
+
+
+#: The texts pandas' CSV reader takes as booleans (its default true/false values).
+BOOLEANS = {"True": True, "TRUE": True, "true": True,
+            "False": False, "FALSE": False, "false": False}  # fmt: skip
+
+
+def _cells_of(spec, cells: list) -> np.ndarray:
+    """One column's cells (None: missing) as ``transform`` takes them: float64 with
+    NaN for a numeric column, else objects, booleans parsed when it has them."""
+    if spec.kind == "numeric":
+        x = np.full(len(cells), np.nan)
+        for i, cell in enumerate(cells):
+            if cell is None:
+                continue
+            try:
+                x[i] = float(cell)
+            except ValueError:
+                x[i] = np.nan
+            if not np.isfinite(x[i]):
+                raise CliError(
+                    f"--input: column {spec.name!r} takes a number, got {cell!r} "
+                    "(leave the cell empty for a missing value)"
+                )
+        return x
+    if any(isinstance(c, bool) for c in spec.categories):
+        cells = [BOOLEANS.get(c, c) if c is not None else None for c in cells]
+    return np.array(cells, dtype=object)
 
 
 def parse_clip(text: str) -> tuple[float, float]:

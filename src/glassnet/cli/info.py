@@ -52,7 +52,7 @@ def printable(text: str) -> str:
 
 
 #: Metadata written by glassnet train, shown as a readable section.
-_TRAIN_KEYS = ("preprocessing", "train", "result")
+_TRAIN_KEYS = ("preprocessing", "train", "result", "test_split")
 
 
 def with_data_record(text: str, path) -> str:
@@ -81,6 +81,7 @@ def with_data_record(text: str, path) -> str:
             for k, v in result.items()
         )
         section.append(f"{result_label(metadata)}: {shown}")
+    section += _test_split_lines(metadata.get("test_split"))
     rest = {k: v for k, v in metadata.items() if k not in _TRAIN_KEYS}
     if rest:
         section.append(f"Metadata: {json.dumps(rest, sort_keys=True)}")
@@ -90,6 +91,24 @@ def with_data_record(text: str, path) -> str:
         len(lines),
     )
     return "\n".join(lines[:at] + section + lines[at + 1 :])
+
+
+def _test_split_lines(split) -> list[str]:
+    """The rows glassnet train --test-split held out, and their scores."""
+    if not isinstance(split, dict):
+        return []
+    line = (
+        f"Test split: {split.get('n_test')} of {split.get('n_rows')} rows held out "
+        f"(fraction {split.get('fraction')}, seed {split.get('seed')}; glassnet "
+        "evaluate MODEL DATA --rows test scores them again)"
+    )
+    result = split.get("result")
+    if isinstance(result, dict) and result:
+        line += ": " + "  ".join(
+            f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in result.items()
+        )
+    return [line]
 
 
 def _record_lines(record) -> list[str]:

@@ -23,6 +23,7 @@ from .tabular import (
     Table,
     check_rows,
     features_matrix,
+    format_of,
     load_model,
     read_table,
 )
@@ -37,8 +38,8 @@ DATA (same order): the column "prediction" (the class label, as in the training 
 or the predicted number), and with --proba one probability column per class,
 "proba_<label>". DATA's columns are matched to the model's features by name (other
 columns, such as the target, are ignored), encoded, filled and standardised as in
-training (a category not seen in training and the empty cells filled are counted in
-a warning on stderr). A model
+training (a category not seen in training is counted in a warning on stderr, the
+empty cells filled in a note, which --quiet leaves out). A model
 saved without a preprocessing record (gn.save in Python) takes every column of DATA,
 in order, as it is.
 """
@@ -62,7 +63,9 @@ def add_parser(subparsers) -> None:
         "--proba", action="store_true", help="add each class's probability"
     )
     parser.add_argument(
-        "--quiet", action="store_true", help="no progress output on large files"
+        "--quiet",
+        action="store_true",
+        help="no progress output on large files, no note on filled empty cells",
     )
     parser.set_defaults(run=run)
 
@@ -88,12 +91,29 @@ def raw_features(table: Table, net, record, exclude: str | None = None) -> np.nd
             f"but the model takes {net.in_features} (it was saved without a "
             "preprocessing record, so DATA's columns are used as they are, in order)"
         )
+    if _has_header(table.path):  # named columns, not used by name
+        shown = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+        print(
+            f"warning: the model file has no column names (no preprocessing record): "
+            f"{table.path}'s columns are taken in file order ({shown}); a model from "
+            "glassnet train or glassnet.sklearn.save reads them by name",
+            file=sys.stderr,
+        )
     return features_matrix(table, names)
 
 
-def _encoded(table: Table, record, standardize: bool) -> np.ndarray:
-    """The record applied to DATA's columns, found by name; unknown categories and
-    filled cells reported on stderr, one line each."""
+def _has_header(path: str) -> bool:
+    """True for a CSV or Parquet file: its columns have names a user chose."""
+    try:
+        return format_of(path) in ("csv", "parquet")
+    except DataError:  # standard input, or a name without a known suffix
+        return False
+
+
+def _encoded(table: Table, record, standardize: bool, quiet=False) -> np.ndarray:
+    """The record applied to DATA's columns, found by name; on stderr, a warning
+    counting the categories not seen in training (the model knows nothing of them)
+    and a note counting the empty cells filled as in training (``quiet``: no note)."""
     missing = [f for f in record.names if f not in table.columns]
     if missing:
         shown = ", ".join(repr(f) for f in missing[:6]) + (
@@ -110,17 +130,21 @@ def _encoded(table: Table, record, standardize: bool) -> np.ndarray:
             + (", ..." if len(record.names) > 8 else "")
         )
     X, report = record.transform(table.columns, table.path, standardize)
-    for line in report.warnings():
-        print(f"warning: {table.path}: {line}", file=sys.stderr)
+    if report.unknown_line():
+        print(f"warning: {table.path}: {report.unknown_line()}", file=sys.stderr)
+    if report.filled_line() and not quiet:
+        print(f"note: {table.path}: {report.filled_line()}", file=sys.stderr)
     return X
 
 
-def model_inputs(table: Table, net, record, exclude: str | None = None) -> np.ndarray:
+def model_inputs(
+    table: Table, net, record, exclude: str | None = None, quiet: bool = False
+) -> np.ndarray:
     """The network's inputs for every row: encoded, filled and standardised as in
-    training."""
+    training (``quiet``: no note on the filled cells)."""
     if record is None:
         return raw_features(table, net, record, exclude)
-    return _encoded(table, record, standardize=True)
+    return _encoded(table, record, standardize=True, quiet=quiet)
 
 
 def is_classifier(net, record) -> bool:
@@ -171,7 +195,7 @@ def run(args) -> int:
     net, record, _ = load_model(args.model)
     table = read_data(args.data, args.quiet)
     check_rows(table, 1, "prediction")
-    Z = model_inputs(table, net, record)
+    Z = model_inputs(table, net, record, quiet=args.quiet)
     classifier = is_classifier(net, record)
     if args.proba and not classifier:
         raise CliError(

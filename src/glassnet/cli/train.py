@@ -23,6 +23,7 @@ from ..nn.network import Sequential, network_memory
 from ..optim import OPTIMIZERS, get_optimizer
 from ..training import ModelCheckpoint
 from . import CliError
+from .heldout import TEST_SPLIT_KEY
 from .train_checkpoints import (
     DEFAULT_KEEP,
     SETTINGS_KEY,
@@ -68,6 +69,7 @@ DEFAULTS = {
     "epochs": 50,
     "batch_size": 32,
     "val_split": 0.1,
+    "test_split": 0.0,  # rows held out before everything else (evaluate --rows test)
     "seed": 0,
     "dtype": "float32",
     "task": "auto",
@@ -98,8 +100,12 @@ are categories: one-hot up to 16 of them, else a learned embedding (the network'
 first layer). An empty cell of a numeric column is filled with the training median
 (and an extra 0/1 input marks it); in a categorical column it is a category.
 
---val-split holds out that fraction of the rows (stratified by class) for the
-validation loss and metrics printed each epoch. With --checkpoint-dir a checkpoint
+--test-split holds out that fraction of the rows first (seeded, not stratified):
+neither training, the validation split nor the standardisation sees them; the test
+loss and metrics are printed at the end, and the model file stores the split (fraction,
+seed, rows, fingerprint of the data) so that glassnet evaluate MODEL DATA --rows test
+scores exactly those rows again. --val-split holds out that fraction of the other
+rows (stratified by class) for the validation loss and metrics printed each epoch. With --checkpoint-dir a checkpoint
 (weights, optimizer state, position) is written every --every epochs, and on Ctrl-C
 or SIGTERM; --resume continues from the newest good one exactly as if training had not
 stopped (same settings and data; --epochs may be raised to train longer). --keep N
@@ -117,6 +123,8 @@ examples:
   glassnet train penguins.csv --target species --checkpoint-dir ckpt/ --resume
   glassnet train houses.parquet --target price --features area,rooms --task regression
   glassnet train --dataset iris --epochs 200 --out iris.safetensors
+  glassnet train --dataset penguins --test-split 0.2 --out pg.safetensors
+      then: glassnet evaluate pg.safetensors --dataset penguins --rows test
   glassnet train                 (no data: the built-in digits)
 """
 
@@ -214,6 +222,14 @@ def add_parser(subparsers) -> None:
         type=float,
         dest="val_split",
         help="fraction held out for validation, 0 for none (default 0.1)",
+    )
+    parser.add_argument(
+        "--test-split",
+        type=float,
+        dest="test_split",
+        metavar="F",
+        help="fraction held out as test rows before anything else, scored at the "
+        "end and stored for evaluate --rows test (default 0: none)",
     )
     parser.add_argument(
         "--seed",
@@ -317,6 +333,8 @@ def _check_numbers(args) -> None:
         raise CliError(f"--seed must be a non-negative integer, got {args.seed}")
     if args.val_split is not None and not 0.0 <= args.val_split < 1.0:
         raise CliError(f"--val-split must be in [0, 1), got {args.val_split}")
+    if args.test_split is not None and not 0.0 <= args.test_split < 1.0:
+        raise CliError(f"--test-split must be in [0, 1), got {args.test_split}")
     if args.lr is not None and not (math.isfinite(args.lr) and args.lr > 0):
         raise CliError(f"--lr must be a positive number, got {args.lr}")
 
@@ -493,6 +511,11 @@ def _run(args) -> int:
         settings, args.quiet, getattr(args, "stream", None), stored
     )
     settings["data_sha256"] = data.sha256
+    if settings["test_split"] and data.test is None:
+        raise CliError(
+            "--test-split needs the rows in memory; it does not go with a streamed "
+            "file (--no-stream reads it whole)"
+        )
     if stored is not None:
         check_same_data(stored, settings, data.record, ckpt)
     outputs, out_activation, loss = output_for(
@@ -509,6 +532,8 @@ def _run(args) -> int:
         "preprocessing": data.record.to_metadata(),
         SETTINGS_KEY: {k: settings[k] for k in sorted(settings)},
     }
+    if data.test_split is not None:
+        metadata[TEST_SPLIT_KEY] = dict(data.test_split)
     check_metadata(metadata)
     history = fit(args, settings, net, optimizer, data, loss, metadata, start)
     if history is None:
@@ -522,5 +547,20 @@ def _run(args) -> int:
     elif early_stopping_record(history) is not None:
         metadata["early_stopping"] = early_stopping_record(history)
         print(describe_early_stopping(metadata["early_stopping"], settings["epochs"]))
+    if data.test is not None:
+        metadata[TEST_SPLIT_KEY]["result"] = score_test(net, data, loss)
     save_model(args, settings, net, history, metadata, say)
+    if data.test is not None:
+        shown = "  ".join(
+            f"{k} {v:.4f}" for k, v in metadata[TEST_SPLIT_KEY]["result"].items()
+        )
+        print(f"test ({len(data.test[1])} held-out rows): {shown}")
     return 0
+
+
+def score_test(net, data: TrainingData, loss: str) -> dict:
+    """The loss and metric on the held-out test rows (never seen in training)."""
+    Z, y = data.test
+    metric = "accuracy" if data.task == "classification" else "mae"
+    logs = net.evaluate(Z, y, loss=loss, metrics=[metric])
+    return {f"test_{k}": float(v) for k, v in logs.items()}

@@ -12,6 +12,7 @@ import numpy as np
 from ..data import datasets
 from ..data.preprocessing import check_numbers_as_text
 from . import CliError
+from .heldout import held_out_rows, split_record
 from .tabular import (
     DataError,
     Preprocessing,
@@ -163,6 +164,9 @@ class TrainingData:
     Z_train: np.ndarray  # the network's inputs of the training rows   (n, n_inputs)
     y_train: np.ndarray
     validation: tuple[np.ndarray, np.ndarray] | None
+    # --test-split: the held-out rows' inputs and targets, and the split's record
+    test: tuple[np.ndarray, np.ndarray] | None = None
+    test_split: dict | None = None
 
 
 def read_data(settings: dict, quiet: bool) -> TrainingData:
@@ -170,9 +174,14 @@ def read_data(settings: dict, quiet: bool) -> TrainingData:
     (categories, fills, standardisation) fitted on the training rows only."""
     table = load_table(settings, quiet)
     columns, y, features, task, classes = prepare(settings, table)
-    train_rows, val_rows = split(
-        len(y), settings["val_split"], y if classes else None, settings["seed"]
+    # the test rows first: neither the validation split nor the record sees them
+    fraction = settings.get("test_split") or 0.0
+    test_rows, rest = held_out_rows(len(y), fraction, settings["seed"])
+    train_at, val_at = split(
+        len(rest), settings["val_split"], y[rest] if classes else None, settings["seed"]
     )
+    train_rows = rest[train_at]
+    val_rows = None if val_at is None else rest[val_at]
     check_numbers_as_text(
         columns, features, settings.get("categorical") or (), table.path
     )
@@ -188,6 +197,11 @@ def read_data(settings: dict, quiet: bool) -> TrainingData:
     if val_rows is not None:
         rows = {name: values[val_rows] for name, values in columns.items()}
         validation = (record.transform(rows)[0], y[val_rows])
+    test = test_split = None
+    if test_rows is not None:
+        rows = {name: values[test_rows] for name, values in columns.items()}
+        test = (record.transform(rows)[0], y[test_rows])
+        test_split = split_record(fraction, settings["seed"], table, len(test_rows))
     return TrainingData(
         table=table,
         features=features,
@@ -202,6 +216,8 @@ def read_data(settings: dict, quiet: bool) -> TrainingData:
         )[0],
         y_train=y[train_rows],
         validation=validation,
+        test=test,
+        test_split=test_split,
     )
 
 
@@ -274,6 +290,7 @@ def describe_data(data: TrainingData, settings: dict) -> str:
         + _encoding_line(data.record)
         + f"standardised with the mean and std of the {len(data.train_rows)} training "
         f"rows; {n_val} validation rows"
+        + (f"; {len(data.test[1])} test rows held out" if data.test else "")
     )
 
 

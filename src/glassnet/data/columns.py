@@ -171,34 +171,17 @@ def select(table: Table, target: str | None, features: list[str] | None = None):
     ``features`` defaults to every column but the target. ``target`` None gives
     y None (prediction).
     """
-    if target is not None:
-        y = target_column(table, target)
-    else:
-        y = None
-    if features is None:
-        features = [name for name in table.names if name != target]
-    else:
-        if target is not None and target in features:
-            raise DataError(
-                f"the target column {target!r} is also listed in --features; a model "
-                "must not see the answer among its inputs"
-            )
-        repeated = sorted({f for f in features if features.count(f) > 1})
-        if repeated:
-            raise DataError(f"--features lists {repeated[0]!r} twice")
-    if not features:
-        raise DataError(f"{table.path} has no feature columns besides {target!r}")
-    return features_matrix(table, features), y, list(features)
+    y = None if target is None else target_column(table, target)
+    features = feature_names(table, target, features)
+    return features_matrix(table, features), y, features
 
 
-def select_columns(table: Table, target: str, features: list[str] | None = None):
-    """(columns, y, feature_names): like ``select``, but the raw feature columns by
-    name (text and empty cells allowed: the preprocessing record encodes and fills
-    them); numeric columns are checked for infinities and overflowing squares."""
-    y = target_column(table, target)
+def feature_names(table: Table, target: str | None, features=None) -> list[str]:
+    """The feature columns: ``features`` checked (not the target, none twice), or
+    every column but the target."""
     if features is None:
         features = [name for name in table.names if name != target]
-    elif target in features:
+    elif target is not None and target in features:
         raise DataError(
             f"the target column {target!r} is also listed in --features; a model "
             "must not see the answer among its inputs"
@@ -208,6 +191,15 @@ def select_columns(table: Table, target: str, features: list[str] | None = None)
         raise DataError(f"--features lists {repeated[0]!r} twice")
     if not features:
         raise DataError(f"{table.path} has no feature columns besides {target!r}")
+    return list(features)
+
+
+def select_columns(table: Table, target: str, features: list[str] | None = None):
+    """(columns, y, feature_names): like ``select``, but the raw feature columns by
+    name (text and empty cells allowed: the preprocessing record encodes and fills
+    them); numeric columns are checked for infinities and overflowing squares."""
+    y = target_column(table, target)
+    features = feature_names(table, target, features)
     columns = {name: column(table, name, "feature column") for name in features}
     numeric = [name for name in features if columns[name].dtype.kind in "iuf"]
     if numeric and table.n_rows:

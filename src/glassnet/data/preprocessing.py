@@ -160,28 +160,36 @@ class TransformReport:
     def warnings(self) -> list[str]:
         """At most two lines: the unknown categories, then the empty cells, each
         counted per column."""
-        lines = []
-        if self.unknown:
-            counts = ", ".join(
-                f"column {name!r}: {count} row{'s' * (count != 1)}"
-                for name, count in self.unknown.items()
-            )
-            lines.append(
-                f"{counts} of {self.n_rows} hold categories not seen in training "
-                "(encoded as the unknown category, which adds nothing)"
-            )
-        if self.missing:
-            counts = ", ".join(
-                f"column {name!r} {count} row{'s' * (count != 1)}"
-                for name, count in self.missing.items()
-            )
-            lines.append(
-                f"empty cells filled as in training: {counts} (of {self.n_rows}; a "
-                "numeric column takes its fill (the training median, unless the "
-                "model says otherwise: glassnet info), a categorical one its "
-                "missing category, or the unknown one if training had no empty cell)"
-            )
-        return lines
+        return [line for line in (self.unknown_line(), self.filled_line()) if line]
+
+    def unknown_line(self) -> str | None:
+        """The categories not seen in training, counted per column: information the
+        model did not have (a warning)."""
+        if not self.unknown:
+            return None
+        counts = ", ".join(
+            f"column {name!r}: {count} row{'s' * (count != 1)}"
+            for name, count in self.unknown.items()
+        )
+        return (
+            f"{counts} of {self.n_rows} hold categories not seen in training "
+            "(encoded as the unknown category, which adds nothing)"
+        )
+
+    def filled_line(self) -> str | None:
+        """The empty cells filled, counted per column: done as in training (a note)."""
+        if not self.missing:
+            return None
+        counts = ", ".join(
+            f"column {name!r} {count} row{'s' * (count != 1)}"
+            for name, count in self.missing.items()
+        )
+        return (
+            f"empty cells filled as in training: {counts} (of {self.n_rows}; a "
+            "numeric column takes its fill (the training median, unless the "
+            "model says otherwise: glassnet info), a categorical one its "
+            "missing category, or the unknown one if training had no empty cell)"
+        )
 
 
 @dataclass
@@ -356,20 +364,6 @@ class Preprocessing:
         the raw columns standardised, nothing else."""
         return all(c.kind == "numeric" and not c.indicator for c in self.columns)
 
-    def equations(self, columns) -> list[str]:
-        """Per row and column, the step from the raw cell to the network's inputs
-        before standardisation, with its numbers: x~ = x, or x~ = fill for an empty
-        cell (and m = 1); a category k as the one-hot e_k or the index k."""
-        columns = _as_columns(columns, self.names)
-        n = len(columns[self.names[0]]) if self.names else 0
-        lines = []
-        for i in range(n):
-            row = f"sample {i + 1}: " if n > 1 else ""
-            for spec in self.columns:
-                value = columns[spec.name][i]
-                lines.append(row + _equation(spec, value))
-        return lines
-
     def describe(self) -> list[str]:
         """Lines saying what each column becomes (for glassnet info)."""
         lines = []
@@ -398,38 +392,6 @@ class Preprocessing:
                 + ("its own category" if c.missing else "unknown (all zeros)")
             )
         return lines
-
-
-def _equation(spec, value) -> str:
-    """One column's step for one cell, with its numbers."""
-    name = spec.name
-    if spec.kind == "numeric":
-        if is_missing(value):
-            m = ", m = 1" if spec.indicator else ""
-            how = (
-                "the training median"
-                if spec.strategy == "median"
-                else FILL_STRATEGIES[spec.strategy]
-                if spec.strategy == "none"
-                else f"the imputer's {FILL_STRATEGIES[spec.strategy]}"
-            )
-            return f"x̃[{name}] = {spec.fill:.6g} (empty cell: {how}){m}"
-        m = ", m = 0" if spec.indicator else ""
-        return f"x̃[{name}] = x = {float(value):.6g}{m}"
-    key = None if is_missing(value) else _tag(value)
-    k = spec.index.get(key)
-    shown = "empty" if key is None else repr(value)
-    if k is None:
-        slot = (
-            "all one-hot inputs 0"
-            if spec.encoding == "onehot"
-            else (f"index {len(spec.categories)}, the zero row")
-        )
-        return f"{name} = {shown}, not seen in training: the unknown slot ({slot})"
-    if spec.encoding == "embedding":
-        return f"{name} = {shown}: index c = {k} (the Embedding layer looks up row {k})"
-    unit = ", ".join("1" if j == k else "0" for j in range(len(spec.categories)))
-    return f"{name} = {shown}: e_{k + 1} = ({unit})"
 
 
 def _as_columns(data, names) -> dict:

@@ -8,6 +8,8 @@ Layout::
       "loss": {"name": "binary_crossentropy", "value": 0.0631...},
       "lr": 0.1, "update_applied": false, "backprop": "complete",
       "x": [[1.0, 2.0]], "y": [[1.0]],
+      "preprocessing": {"pre.1.x": ..., "pre.1.fill": ..., "mean": ..., "scale": ...},
+                                       # a model trained on a table only
       "layers": [                      # aligned with net.layers
         {"index": 0, "symbol": 1, "title": "...",
          "W": ..., "b": ..., "z": ..., "a": ..., "dL/da": ..., "da/dz": ...,
@@ -80,6 +82,13 @@ def trace_dict(trace: Record) -> dict:
         "notes": trace.notes,
         "x": trace["x"].tolist(),
     }
+    preprocessing = {  # a table's columns: "pre.<j>.x", "pre.<j>.m", "pre.<j>.fill"
+        key: q.value.tolist()
+        for key, q in trace.quantities.items()
+        if key.startswith("pre.") or key in ("mean", "scale")
+    }
+    if preprocessing:
+        doc["preprocessing"] = preprocessing
     if trace.loss_name is not None:
         doc["y"] = trace["y"].tolist()
         doc["loss"] = {"name": trace.loss_name, "value": trace.loss_value}

@@ -28,6 +28,7 @@ from .backprop import BackwardSteps
 from .expr import Bin, Fn, Frac, Q, Sym, Symbolic
 from .optimizer_steps import OptimizerSteps, check_optimizer
 from .perceptron import explain_perceptron
+from .preprocessing_steps import preprocessing_steps
 from .record import Quantity, Step
 from .trace import Trace
 
@@ -393,16 +394,16 @@ class _Walk(BackwardSteps):
         )
 
     def preprocessing_step(self) -> None:
-        """From the raw cells to x: empty cells filled, categories encoded."""
+        """From the raw cells to x: empty cells filled, categories encoded, one
+        equation per column (preprocessing_steps.py)."""
         self.step(
             "forward",
             None,
             "Preprocessing (stored with the model)",
-            note="Each raw column becomes the inputs x: "
-            + "; ".join(self.record.equations(self.cells))
-            + ". (x̃ = the training median where a cell is empty, with m = 1 "
-            "marking it; a category k is the one-hot e_k.)",
+            note="Each raw column j becomes its block x_j of the input x, as in "
+            "training: the steps below, column by column.",
         )
+        preprocessing_steps(self, self.record, self.cells, self.raw)
 
     def standardization_step(self) -> None:
         x = self.quantity("x", "x", None, Sym("x"), self.raw)

@@ -21,6 +21,14 @@ prediction.
 ball and the box are both boxes, so clipping to one then the other is the exact
 projection onto their intersection.
 
+``perturb`` (a boolean mask over the network's inputs, or a list of input indices;
+default every input) names the inputs the attack may move: the random start, every
+step and the projection leave the others exactly as given (x_adv_j = x_j bit for bit).
+That is the ball of the inputs a user can change by a small amount, as the numeric
+columns of a table, not a one-hot category or a missing-value indicator. The category
+index columns of an ``Embedding`` first layer are never moved, whatever the mask says:
+an index is a label, not a point of a ball.
+
 The loss is the one the network was trained with; when not given it is inferred from
 the output activation (``default_loss``): softmax -> cross_entropy, sigmoid ->
 binary_crossentropy, anything else -> mse. A network with linear outputs trained on
@@ -61,7 +69,15 @@ from ..validation import (
     check_same_length,
 )
 
-__all__ = ["FGSM", "PGD", "adversarial_step", "default_loss", "fgsm", "pgd"]
+__all__ = [
+    "FGSM",
+    "PGD",
+    "adversarial_step",
+    "check_perturb",
+    "default_loss",
+    "fgsm",
+    "pgd",
+]
 
 
 # -- checks at the boundary -----------------------------------------------------------
@@ -95,6 +111,81 @@ def _check_inside(X: np.ndarray, clip) -> None:
         )
 
 
+def _perturb_values(perturb) -> np.ndarray:
+    """``perturb`` as a 1-D array of booleans (a mask) or integers (indices)."""
+    values = np.asarray(perturb)
+    if values.ndim != 1:
+        raise ValueError(
+            "perturb must be a boolean mask (one entry per network input) or a list "
+            f"of input indices, got {perturb!r}"
+        )
+    if values.size == 0:
+        raise ValueError(
+            "perturb selects no input: got an empty list; give at least one input "
+            "index (or a boolean mask with a True)"
+        )
+    if values.dtype != bool and values.dtype.kind not in "iu":
+        raise ValueError(
+            "perturb must hold booleans (a mask) or integer input indices, got "
+            f"{values.dtype} values: {perturb!r}"
+        )
+    return values
+
+
+def check_perturb(net: Sequential, perturb=None) -> np.ndarray:
+    """The inputs an attack moves, as a boolean mask (in_features,).
+
+    ``perturb``: None (every input), a boolean mask of ``in_features`` entries, or a
+    list of input indices. The category index columns of an ``Embedding`` first
+    layer are always left out (they stay as given).
+
+    Examples
+    --------
+    >>> import glassnet as gn
+    >>> net = gn.Sequential(gn.Dense(3, 1), seed=0)
+    >>> gn.attacks.check_perturb(net, [0, 2])
+    array([ True, False,  True])
+    """
+    n = net.in_features
+    if perturb is None:
+        mask = np.ones(n, dtype=bool)
+    else:
+        values = _perturb_values(perturb)
+        if values.dtype == bool:
+            if values.size != n:
+                raise ValueError(
+                    f"perturb as a boolean mask must have {n} entries, one per "
+                    f"network input, got {values.size}"
+                )
+            if not values.any():
+                raise ValueError(
+                    f"perturb selects no input: all {n} entries of the mask are "
+                    "False; mark at least one input True"
+                )
+            mask = values.copy()
+        else:
+            outside = values[(values < 0) | (values >= n)]
+            if outside.size:
+                raise ValueError(
+                    f"perturb index {int(outside[0])} is not an input: the network "
+                    f"has {n} inputs, indices 0..{n - 1}"
+                )
+            mask = np.zeros(n, dtype=bool)
+            mask[values] = True
+    index = list(getattr(net.layers[0], "index_columns", ()) if net.layers else ())
+    if index:
+        selected = mask.copy()
+        mask[index] = False
+        if not mask.any():
+            raise ValueError(
+                "nothing to perturb: the inputs selected "
+                f"({np.flatnonzero(selected).tolist()}) are all category index "
+                f"columns of the Embedding layer ({index}), which attacks keep as "
+                "they are; select at least one other input"
+            )
+    return mask
+
+
 def prepare(net: Sequential, X, y, loss, clip):
     """Validated (X, Y, loss, clip) for an attack on ``net``."""
     if not isinstance(net, Sequential):
@@ -120,30 +211,35 @@ def _clip(X, clip):
     return X if clip is None else np.clip(X, clip[0], clip[1], out=X)
 
 
-def _keep_categories(net, X_adv, X) -> np.ndarray:
-    """X_adv with the columns that hold category indices (those an Embedding first
-    layer looks up) put back to X's: an index is a label, not a point of a ball, and a
-    perturbed one is no category at all."""
-    columns = getattr(net.layers[0], "index_columns", ()) if net.layers else ()
-    if columns:
-        X_adv[:, columns] = X[:, columns]
+def keep_fixed(X_adv, X, mask) -> np.ndarray:
+    """X_adv with the inputs outside ``mask`` (from ``check_perturb``) put back to
+    X's, in place: copied, not recomputed, so they stay equal bit for bit."""
+    fixed = np.flatnonzero(~mask)
+    if fixed.size:
+        X_adv[:, fixed] = X[:, fixed]
     return X_adv
 
 
-def fgsm_step(net, X, Y, loss, eps: float, clip) -> np.ndarray:
-    """x_adv = clip(x + eps sign(dL/dx)); X, Y already validated."""
+def fgsm_step(net, X, Y, loss, eps: float, clip, mask=None) -> np.ndarray:
+    """x_adv = clip(x + eps sign(dL/dx)) on the inputs of ``mask`` (None: every input
+    but the category indices); X, Y already validated."""
+    mask = check_perturb(net) if mask is None else mask
     X_adv = _clip(X + eps * np.sign(input_gradient(net, X, Y, loss)), clip)
-    return _keep_categories(net, X_adv, X)
+    return keep_fixed(X_adv, X, mask)
 
 
-def pgd_steps(net, X, Y, loss, eps, step, steps, clip, start=None) -> np.ndarray:
-    """PGD from ``start`` (an offset u in [-eps, eps]^d, or None for u = 0)."""
+def pgd_steps(
+    net, X, Y, loss, eps, step, steps, clip, start=None, mask=None
+) -> np.ndarray:
+    """PGD from ``start`` (an offset u in [-eps, eps]^d, or None for u = 0), moving
+    only the inputs of ``mask`` (None: every input but the category indices)."""
+    mask = check_perturb(net) if mask is None else mask
     X_adv = X.copy() if start is None else _clip(X + start, clip)
-    _keep_categories(net, X_adv, X)
+    keep_fixed(X_adv, X, mask)
     for _ in range(steps):
         X_adv += step * np.sign(input_gradient(net, X_adv, Y, loss))  # ascent step
         np.clip(X_adv, X - eps, X + eps, out=X_adv)  # back into ||x - x0||_inf <= eps
-        _keep_categories(net, _clip(X_adv, clip), X)
+        keep_fixed(_clip(X_adv, clip), X, mask)
     return X_adv
 
 
@@ -153,7 +249,9 @@ def uniform_start(rng: np.random.Generator, eps: float, X: np.ndarray) -> np.nda
 
 
 # -- public functions ----------------------------------------------------------------
-def fgsm(net: Sequential, X, y, eps: float, loss=None, clip=None) -> np.ndarray:
+def fgsm(
+    net: Sequential, X, y, eps: float, loss=None, clip=None, perturb=None
+) -> np.ndarray:
     """Fast gradient sign method: x_adv = clip(x + eps * sign(dL/dx)).
 
     Parameters
@@ -168,6 +266,10 @@ def fgsm(net: Sequential, X, y, eps: float, loss=None, clip=None) -> np.ndarray:
         The loss to increase; inferred from the output activation when None.
     clip : (lo, hi) or None
         The valid input range, applied after the step.
+    perturb : boolean mask (in_features,) or list of input indices, optional
+        The inputs the attack may move (default every input); the others are
+        returned as given, bit for bit. Category index columns of an ``Embedding``
+        first layer never move.
 
     Returns
     -------
@@ -180,12 +282,15 @@ def fgsm(net: Sequential, X, y, eps: float, loss=None, clip=None) -> np.ndarray:
     >>> net.layers[0].W = [[0.5, -1.0]]; net.layers[0].b = [0.0]
     >>> gn.attacks.fgsm(net, [[0.5, 0.5]], [0.0], eps=0.25)
     array([[0.75, 0.25]])
+    >>> gn.attacks.fgsm(net, [[0.5, 0.5]], [0.0], eps=0.25, perturb=[1])
+    array([[0.5 , 0.25]])
     """
     eps = check_eps(eps)
     X, Y, loss, clip = prepare(net, X, y, loss, clip)
+    mask = check_perturb(net, perturb)
     saved_grads = net.flat_grads.copy()
     try:
-        return fgsm_step(net, X, Y, loss, eps, clip)
+        return fgsm_step(net, X, Y, loss, eps, clip, mask)
     finally:
         net.flat_grads[...] = saved_grads
 
@@ -201,6 +306,7 @@ def pgd(
     clip=None,
     random_start: bool = True,
     seed=None,
+    perturb=None,
 ) -> np.ndarray:
     """Projected gradient descent in the L-infinity ball (Madry et al. 2017).
 
@@ -221,6 +327,9 @@ def pgd(
         Start from a uniform random point of the ball, drawn as
         ``rng.uniform(-eps, eps, X.shape)`` with ``rng`` made from ``seed``.
     seed : int, numpy Generator or None
+    perturb : boolean mask (in_features,) or list of input indices, optional
+        The inputs the attack may move (default every input), as in ``fgsm``: the
+        random start, every step and the projection leave the others as given.
 
     Examples
     --------
@@ -235,11 +344,12 @@ def pgd(
     steps = check_positive_int(steps, "steps")
     step = check_step(step, eps, steps)
     X, Y, loss, clip = prepare(net, X, y, loss, clip)
+    mask = check_perturb(net, perturb)
     rng = as_generator(seed)
     start = uniform_start(rng, eps, X) if random_start else None
     saved_grads = net.flat_grads.copy()
     try:
-        return pgd_steps(net, X, Y, loss, eps, step, steps, clip, start)
+        return pgd_steps(net, X, Y, loss, eps, step, steps, clip, start, mask)
     finally:
         net.flat_grads[...] = saved_grads
 
@@ -292,21 +402,24 @@ class FGSM:
         L = (1 - mix) L(x, y) + mix L(x_adv, y)
 
     Calling the object runs the attack: ``FGSM(eps=0.1)(net, X, y)`` is
-    ``fgsm(net, X, y, eps=0.1)``.
+    ``fgsm(net, X, y, eps=0.1)``. ``perturb`` (a boolean mask or a list of input
+    indices, as in ``fgsm``) limits the inputs moved.
     """
 
     eps: float
     mix: float = 0.5
     clip: tuple[float, float] | None = None
+    perturb: tuple | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "eps", check_eps(self.eps))
         object.__setattr__(self, "mix", check_number(self.mix, "mix", low=0, high=1))
         object.__setattr__(self, "clip", check_clip(self.clip))
+        object.__setattr__(self, "perturb", _perturb_tuple(self.perturb))
 
-    def perturb(self, net, X, Y, loss, rng=None) -> np.ndarray:
-        """The adversarial batch for validated X and prepared Y (overwrites grads)."""
-        return fgsm_step(net, X, Y, loss, self.eps, self.clip)
+    def perturb_inputs(self, net) -> np.ndarray:
+        """The mask of the inputs moved on ``net`` (``check_perturb``)."""
+        return check_perturb(net, self.perturb)
 
     def wrap(self, step_fn):
         """``step_fn`` trained on clean and adversarial batches (``adversarial_step``)."""
