@@ -36,3 +36,10 @@ def test_index_columns_stay_and_value_columns_move(attack):
         moved.max() <= 0.3 + 1e-6 and moved.max() > 0.1
     )  # float32 rounding of x + eps
     net.predict(X_adv)  # every index is still a category the layer can look up
+
+
+def test_the_report_names_the_value_columns_as_the_inputs_moved():
+    net, X, y = _net_and_data()
+    report = gn.robustness_report(net, X, y, eps=[0.3], pgd_steps=3)
+    assert report.perturbed == [0, 2] and report.n_inputs == 3
+    assert "perturbing 2 of 3 inputs (indices 0, 2)" in str(report)

@@ -188,10 +188,11 @@ def test_config_objects_run_the_same_attacks():
     np.testing.assert_array_equal(
         attack(net, X, y, seed=1), pgd(net, X, y, 0.1, steps=4, seed=1)
     )
-    # perturb (the training form) draws its start from the generator it is given
+    # adversarial_batch (the training form) draws its start from the generator given
     Y = net.prepare_targets(y, gn.CrossEntropyLoss())
+    rng = np.random.default_rng(1)
     np.testing.assert_array_equal(
-        attack.perturb(net, X, Y, gn.CrossEntropyLoss(), np.random.default_rng(1)),
+        attack.adversarial_batch(net, X, Y, gn.CrossEntropyLoss(), rng),
         pgd(net, X, y, 0.1, steps=4, seed=1),
     )
     assert FGSM(eps=0.1).mix == 0.5 and PGD(eps=0.1, mix=1).mix == 1.0

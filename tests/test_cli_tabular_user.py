@@ -294,3 +294,18 @@ def test_explain_preprocessing_is_equation_steps_with_their_numbers(city_model, 
     code, out, _ = run(["explain", "--model", model, "--input", "Nice,False,"], capsys)
     assert code == 0 and "x̃" not in out
     assert "x = stack(x1, x2, x3, m3)" in out and "x_std = (x − μ)/σ" in out
+
+
+def test_explain_fills_an_empty_cell_for_a_numeric_table_model(tmp_path, capsys):
+    model = tmp_path / "xor.safetensors"
+    argv = ["train", "--dataset", "xor", "--epochs", "1", "--out", model, "--quiet"]
+    assert run(argv, capsys)[0] == 0
+    _, record, _ = tabular.load_model(model)
+    assert record.plain  # numbers only: --input "a,b" as before
+    walk = _walk(model, "0.25,", capsys)
+    x1 = record.columns[1]
+    assert walk["preprocessing"]["pre.2.x"] == [[float(np.float32(x1.fill))]]
+    assert walk["x"] == [[0.25, float(np.float32(x1.fill))]]
+    plain = _walk(model, "0.25,1", capsys)  # no empty cell: no column steps
+    assert set(plain["preprocessing"]) == {"mean", "scale"}
+    assert not any(s["title"].startswith("Column ") for s in plain["steps"])

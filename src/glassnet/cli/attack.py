@@ -4,8 +4,11 @@
     glassnet attack MODEL DATA --target COLUMN ...        (CSV, Parquet, .npy, .npz)
 
 A model trained by ``glassnet train`` keeps the standardisation of its features; the
-attack folds it into the first layer (``tabular.fold_standardization``), so the
-perturbation is applied to the raw columns of DATA and eps is in their units.
+attack folds it into the first Dense layer (``tabular.fold_standardization``, or the
+Dense after an Embedding), so the perturbation is applied to the raw columns of DATA
+and eps is in their units. Only the numeric columns' values move: a one-hot category,
+a missing-value indicator or a category index is no input anyone can change by a
+small amount, so those inputs stay as given (``perturb=`` of the attacks).
 
 Prints ``robustness_report``'s table; ``--plot DIR`` saves accuracy against eps and,
 for image-like inputs, clean and adversarial inputs side by side with predictions.
@@ -65,7 +68,10 @@ def add_parser(subparsers) -> None:
         "size and a few inputs whose prediction flipped. DATA (CSV, Parquet, .npy, "
         ".npz) is read as glassnet predict reads it; for a model trained by glassnet "
         "train the stored standardisation is folded into the first layer, so the "
-        "attack perturbs DATA's raw columns and eps (and --clip) are in their units.",
+        "attack perturbs DATA's raw columns and eps (and --clip) are in their units. "
+        "Only the numeric columns' values are perturbed; one-hot and embedded "
+        "categories and missing-value indicators stay as given (the report's header "
+        "says which inputs move).",
         epilog="example: glassnet attack digits.safetensors --dataset digits "
         "--eps 0.05,0.1,0.2 --method fgsm,pgd --plot figures/",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -189,21 +195,87 @@ def load_data(args, net=None, record=None) -> AttackData:
     raise CliError("no data: give DATA --target COLUMN or --dataset digits")
 
 
+# -- what the attack moves ---------------------------------------------------------------
+def numeric_inputs(record) -> np.ndarray:
+    """The mask (n_inputs,) of the numeric columns' value inputs: the only inputs a
+    user can change by a small amount (not indicators, one-hot or index inputs)."""
+    mask = []
+    for column in record.columns:
+        if column.kind == "numeric":
+            mask += [True] + [False] * column.indicator  # x, then "x (missing)"
+        else:
+            mask += [False] * column.width
+    if not any(mask):
+        raise CliError(
+            "this model reads no numeric column (only categories: "
+            + ", ".join(record.names[:8])
+            + (", ..." if len(record.names) > 8 else "")
+            + "); an attack moves numeric values by at most eps, so it has nothing "
+            "to perturb"
+        )
+    return np.array(mask)
+
+
+def perturbed_line(record) -> str:
+    """'perturbing 2 of 7 inputs: the numeric columns ...; fixed: ...'."""
+    numeric = [c.name for c in record.columns if c.kind == "numeric"]
+    fixed = []
+    indicators = sum(c.indicator for c in record.columns if c.kind == "numeric")
+    onehot = sum(c.width for c in record.columns
+                 if c.kind == "categorical" and c.encoding == "onehot")  # fmt: skip
+    for count, what in ((indicators, "missing-value indicator"),
+                        (onehot, "one-hot input"),
+                        (len(record.embedded), "category index")):  # fmt: skip
+        if count:
+            fixed.append(f"{count} {what}{'s' * (count != 1)}")
+    shown = ", ".join(numeric[:8]) + (", ..." if len(numeric) > 8 else "")
+    line = (
+        f"perturbing {len(numeric)} of {record.n_inputs} inputs: the numeric "
+        f"column{'s' * (len(numeric) != 1)} {shown} (eps in their raw units)"
+    )
+    return line + (f"; kept as given: {', '.join(fixed)}" if fixed else "")
+
+
+def fold_after_embedding(net, record):
+    """A copy of ``net`` (an Embedding, then a Dense) that takes raw features.
+
+    The Embedding passes the value inputs through first, in order, so the Dense
+    after it sees z_j = (x_j - mean_j) / scale_j in its first columns and absorbs
+    the standardisation there as ``fold_standardization`` does:
+    W'[:, :m] = W[:, :m] / scale_other, b' = b - W'[:, :m] mean_other.
+    """
+    from ..nn.layers import Dense
+
+    folded = net.copy()
+    embedding, layer = folded.layers[0], folded.layers[1]
+    if not isinstance(layer, Dense) or not layer.use_bias:
+        raise CliError(
+            "cannot fold the standardisation into this network: the layer after its "
+            f"Embedding is {type(layer).__name__}, not a Dense with a bias"
+        )
+    other = np.array(
+        [j for j in range(record.n_inputs) if j not in embedding.index_columns]
+    )
+    m = other.size  # the pass-through columns come first in the Embedding's output
+    W = np.array(layer.W, dtype=np.float64)  # a copy: (out, m + sum(dims))
+    W[:, :m] /= record.scale[other]
+    b = np.asarray(layer.b, dtype=np.float64) - W[:, :m] @ record.mean[other]
+    layer.W, layer.b = W, b
+    return folded
+
+
 # -- run ---------------------------------------------------------------------------------
 def run(args) -> int:
     from .tabular import fold_standardization, load_model
 
     net, record, _ = load_model(args.model)
     data = load_data(args, net, record)
-    if record is not None and record.embedded:
-        raise CliError(
-            "this model embeds categorical columns ("
-            + ", ".join(c.name for _, c in record.embedded)
-            + "): an input perturbation has no meaning for a category index; "
-            "attack a model trained with at most 16 categories per column (one-hot)"
-        )
+    perturb = None if record is None else numeric_inputs(record)
     if record is not None:  # the network then takes DATA's raw columns
-        net = fold_standardization(net, record)
+        if record.embedded:
+            net = fold_after_embedding(net, record)
+        else:
+            net = fold_standardization(net, record)
     X, y = data.X, data.y
     if args.limit is not None:
         if args.limit < 1:
@@ -220,8 +292,11 @@ def run(args) -> int:
         clip=clip,
         pgd_steps=args.pgd_steps,
         seed=args.seed,
+        perturb=perturb,
     )
     print(f"model {args.model} on {data.name} ({len(X)} samples)")
+    if record is not None:
+        print(perturbed_line(record))
     print(report)
     if args.json:
         # atomically: a full disk or a crash leaves the old report whole
@@ -242,7 +317,7 @@ def save_plots(report, net, X, y, data, clip, args) -> list[str]:
         attack, eps = report.attacks[-1], max(report.eps)
         result = next(r for r in report.results if (r.attack, r.eps) == (attack, eps))
         shown = [e["index"] for e in result.examples] or list(range(min(5, len(X))))
-        X_adv = _rerun(net, X, y, attack, eps, args, clip)
+        X_adv = _rerun(net, X, y, attack, eps, args, clip, report)
         paths.append(os.path.join(args.plot, "robustness_examples.png"))
         plot_adversarial_examples(
             net, X, X_adv, y, shown, paths[1], data.image_shape, loss=args.loss,
@@ -251,13 +326,12 @@ def save_plots(report, net, X, y, data, clip, args) -> list[str]:
     return paths
 
 
-def _rerun(net, X, y, attack, eps, args, clip):
+def _rerun(net, X, y, attack, eps, args, clip, report):
     """The adversarial inputs the report scored, recomputed for the picture (the
     report draws each PGD start from a fresh generator of the same seed)."""
     from ..robustness import attacks
 
+    kwargs = {"loss": args.loss, "clip": clip, "perturb": report.perturbed}
     if attack == "fgsm":
-        return attacks.fgsm(net, X, y, eps, loss=args.loss, clip=clip)
-    return attacks.pgd(
-        net, X, y, eps, steps=args.pgd_steps, loss=args.loss, clip=clip, seed=args.seed
-    )
+        return attacks.fgsm(net, X, y, eps, **kwargs)
+    return attacks.pgd(net, X, y, eps, steps=args.pgd_steps, seed=args.seed, **kwargs)

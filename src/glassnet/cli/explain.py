@@ -242,6 +242,15 @@ def _samples(text: str) -> list[str]:
     return [*samples, text[start:]]
 
 
+def _empty_cell(text: str | None, record) -> bool:
+    """Whether --input leaves a cell empty for a model that can fill it (a record of
+    version 2: every numeric column stores its fill)."""
+    if text is None or record.version < 2:
+        return False
+    rows = [next(csv.reader([s], skipinitialspace=True), [""]) for s in _samples(text)]
+    return any(cell.strip() == "" for row in rows for cell in row)
+
+
 #: The texts pandas' CSV reader takes as booleans (its default true/false values).
 BOOLEANS = {"True": True, "TRUE": True, "true": True,
             "False": False, "FALSE": False, "false": False}  # fmt: skip
@@ -336,7 +345,8 @@ def run(args) -> int:
         y = None
     else:
         net, X, y = seed003_example()
-    if record is not None and not record.plain:  # raw cells: text, empty cells
+    if record is not None and (not record.plain or _empty_cell(args.input, record)):
+        # raw cells: text, empty cells (filled as in training)
         X = parse_cells(args.input, record)
         n_samples = len(X[record.names[0]])
     else:

@@ -27,7 +27,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..nn.layers import ActivationLayer, Dense, Dropout
-from ..robustness.attacks import _check_inside, check_clip, check_eps, input_gradient
+from ..robustness.attacks import (
+    _check_inside,
+    check_clip,
+    check_eps,
+    check_perturb,
+    input_gradient,
+    keep_fixed,
+)
 from ..training.tasks import output_task
 from . import formulas as F
 from .expr import Bin, Fn, Num, Partial, Q, Sym, T
@@ -82,6 +89,7 @@ class AttackSteps:
         X_adv = walk.X + eps * sign  # the same operations as attacks.fgsm_step
         if clip is not None:
             np.clip(X_adv, clip[0], clip[1], out=X_adv)
+        keep_fixed(X_adv, walk.X, check_perturb(net))  # category indices stay
         trace.attack = {"name": "fgsm", "eps": eps, "clip": clip}
         self.gradient_step(dX)
         e = walk.quantity("eps", "eps", None, Sym("ε"), np.asarray(eps), "scalar")

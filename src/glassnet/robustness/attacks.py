@@ -355,6 +355,19 @@ def pgd(
 
 
 # -- configuration objects, for adversarial training ---------------------------------
+def _perturb_tuple(perturb) -> tuple | None:
+    """``perturb`` of a configuration object, checked as far as it can be without a
+    network (its length and indices are checked against each network attacked)."""
+    if perturb is None:
+        return None
+    return tuple(_perturb_values(perturb).tolist())
+
+
+def _with_perturb(config: dict, perturb) -> dict:
+    """``config`` with "perturb" when the attack moves only some inputs."""
+    return config if perturb is None else {**config, "perturb": list(perturb)}
+
+
 def adversarial_step(attack, step_fn):
     """Wrap a fit step ``step_fn(net, loss, optimizer, X, Y, sample_weight)`` so that
     it trains on the batch and its adversarial copy, perturbed against the current
@@ -374,7 +387,7 @@ def adversarial_step(attack, step_fn):
         if mix == 0.0:
             return step_fn(net, loss, optimizer, X, Y, sample_weight)
         _check_inside(X, attack.clip)  # per batch: batches may come from an iterable
-        X_adv = attack.perturb(net, X, Y, loss)  # against the weights before the step
+        X_adv = attack.adversarial_batch(net, X, Y, loss)  # the weights before the step
         if mix == 1.0:
             return step_fn(net, loss, optimizer, X_adv, Y, sample_weight)
         n = X.shape[0]
@@ -417,9 +430,10 @@ class FGSM:
         object.__setattr__(self, "clip", check_clip(self.clip))
         object.__setattr__(self, "perturb", _perturb_tuple(self.perturb))
 
-    def perturb_inputs(self, net) -> np.ndarray:
-        """The mask of the inputs moved on ``net`` (``check_perturb``)."""
-        return check_perturb(net, self.perturb)
+    def adversarial_batch(self, net, X, Y, loss, rng=None) -> np.ndarray:
+        """The adversarial batch for validated X and prepared Y (overwrites grads)."""
+        mask = check_perturb(net, self.perturb)
+        return fgsm_step(net, X, Y, loss, self.eps, self.clip, mask)
 
     def wrap(self, step_fn):
         """``step_fn`` trained on clean and adversarial batches (``adversarial_step``)."""
@@ -427,10 +441,12 @@ class FGSM:
 
     def config(self) -> dict:
         clip = None if self.clip is None else list(self.clip)
-        return {"attack": "fgsm", "eps": self.eps, "mix": self.mix, "clip": clip}
+        out = {"attack": "fgsm", "eps": self.eps, "mix": self.mix, "clip": clip}
+        return _with_perturb(out, self.perturb)
 
     def __call__(self, net, X, y, loss=None):
-        return fgsm(net, X, y, self.eps, loss=loss, clip=self.clip)
+        return fgsm(net, X, y, self.eps, loss=loss, clip=self.clip,
+                    perturb=self.perturb)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -439,7 +455,8 @@ class PGD:
 
     Madry et al. 2017 train on the adversarial batch alone (mix = 1); the default
     mix = 0.5 matches ``FGSM``. In training the random start is drawn from the
-    network's generator ``net.rng``.
+    network's generator ``net.rng``. ``perturb`` limits the inputs moved, as in
+    ``pgd``.
     """
 
     eps: float
@@ -448,6 +465,7 @@ class PGD:
     mix: float = 0.5
     clip: tuple[float, float] | None = None
     random_start: bool = True
+    perturb: tuple | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "eps", check_eps(self.eps))
@@ -456,13 +474,15 @@ class PGD:
         object.__setattr__(self, "step", step)
         object.__setattr__(self, "mix", check_number(self.mix, "mix", low=0, high=1))
         object.__setattr__(self, "clip", check_clip(self.clip))
+        object.__setattr__(self, "perturb", _perturb_tuple(self.perturb))
 
-    def perturb(self, net, X, Y, loss, rng=None) -> np.ndarray:
+    def adversarial_batch(self, net, X, Y, loss, rng=None) -> np.ndarray:
         """The adversarial batch for validated X and prepared Y (overwrites grads)."""
+        mask = check_perturb(net, self.perturb)
         rng = net.rng if rng is None else rng
         start = uniform_start(rng, self.eps, X) if self.random_start else None
         return pgd_steps(
-            net, X, Y, loss, self.eps, self.step, self.steps, self.clip, start
+            net, X, Y, loss, self.eps, self.step, self.steps, self.clip, start, mask
         )
 
     def wrap(self, step_fn):
@@ -471,7 +491,7 @@ class PGD:
 
     def config(self) -> dict:
         clip = None if self.clip is None else list(self.clip)
-        return {
+        out = {
             "attack": "pgd",
             "eps": self.eps,
             "step": self.step,
@@ -480,6 +500,7 @@ class PGD:
             "clip": clip,
             "random_start": self.random_start,
         }
+        return _with_perturb(out, self.perturb)
 
     def __call__(self, net, X, y, loss=None, seed=None):
         return pgd(
@@ -493,4 +514,5 @@ class PGD:
             clip=self.clip,
             random_start=self.random_start,
             seed=seed,
+            perturb=self.perturb,
         )

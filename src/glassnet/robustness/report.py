@@ -104,6 +104,8 @@ class RobustnessReport:
     clip: tuple[float, float] | None
     pgd_steps: int
     results: list[AttackResult]
+    n_inputs: int = 0  # the network's inputs
+    perturbed: list[int] = field(default_factory=list)  # the inputs the attacks moved
 
     def accuracy(self, attack: str, eps: float) -> float:
         """The accuracy under ``attack`` at budget ``eps``."""
@@ -127,12 +129,24 @@ class RobustnessReport:
         out["clip"] = None if self.clip is None else list(self.clip)
         return out
 
+    def _perturbed_line(self) -> list[str]:
+        """One line naming the inputs moved, when not every input was."""
+        if len(self.perturbed) >= self.n_inputs:
+            return []
+        shown = ", ".join(map(str, self.perturbed[:12]))
+        more = ", ..." if len(self.perturbed) > 12 else ""
+        return [
+            f"perturbing {len(self.perturbed)} of {self.n_inputs} inputs (indices "
+            f"{shown}{more}); the others stay as given"
+        ]
+
     def __str__(self) -> str:
         clip = "none" if self.clip is None else f"({self.clip[0]:g}, {self.clip[1]:g})"
         lines = [
             f"Robustness on {self.n_samples} samples (loss {self.loss}, clip {clip}, "
             f"PGD {self.pgd_steps} steps)",
             f"clean accuracy: {self.clean_accuracy:.4f}",
+            *self._perturbed_line(),
             "",
             f"{'attack':<8}{'eps':>8}{'accuracy':>10}{'flipped':>9}"
             f"{'mean Linf':>11}{'mean L2':>10}",
@@ -196,6 +210,7 @@ def robustness_report(
     pgd_step: float | None = None,
     seed=0,
     n_examples: int = 5,
+    perturb=None,
 ) -> RobustnessReport:
     """Accuracy of ``net`` on (X, y) under each attack at each budget eps.
 
@@ -219,6 +234,10 @@ def robustness_report(
         a Generator is drawn from eps after eps.
     n_examples : int, default 5
         How many flipped inputs to keep per (attack, eps).
+    perturb : boolean mask (in_features,) or list of input indices, optional
+        The inputs the attacks may move (default every input; see
+        ``glassnet.attacks``); the others stay as given. The report lists them
+        (``perturbed``).
 
     Returns
     -------
@@ -231,6 +250,7 @@ def robustness_report(
     if pgd_step is not None:
         pgd_step = _attacks.check_step(pgd_step, 0.0, pgd_steps)
     X, Y, loss, clip = _attacks.prepare(net, X, y, loss, clip)
+    mask = _attacks.check_perturb(net, perturb)
     as_generator(seed)  # fail now on a bad seed
     true = true_labels(Y, loss)
     clean_pred = predicted_labels(net._forward(X, training=False), loss)
@@ -242,12 +262,12 @@ def robustness_report(
         for name in names:
             for e in eps_list:
                 if name == "fgsm":
-                    X_adv = _attacks.fgsm_step(net, X, Y, loss, e, clip)
+                    X_adv = _attacks.fgsm_step(net, X, Y, loss, e, clip, mask)
                 else:
                     step = _attacks.check_step(pgd_step, e, pgd_steps)
                     start = _attacks.uniform_start(as_generator(seed), e, X)
                     X_adv = _attacks.pgd_steps(
-                        net, X, Y, loss, e, step, pgd_steps, clip, start
+                        net, X, Y, loss, e, step, pgd_steps, clip, start, mask
                     )
                 results.append(
                     _score(net, X, X_adv, loss, name, e, true, clean_pred, clean_ok,
@@ -262,6 +282,8 @@ def robustness_report(
         clip=clip,
         pgd_steps=pgd_steps,
         results=results,
+        n_inputs=int(mask.size),
+        perturbed=np.flatnonzero(mask).tolist(),
     )
 
 
