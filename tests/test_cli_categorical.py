@@ -14,6 +14,7 @@ import pytest
 import glassnet as gn
 from glassnet import tabular
 from glassnet.cli import main
+from glassnet.data import datasets
 
 
 def run(argv, capsys):
@@ -102,10 +103,14 @@ def test_generated_table_record_is_fitted_on_the_training_rows(table_model):
     assert x.indicator and net.in_features == record.n_inputs == 2 + 5 + 3
     assert record.features[-3:] == ["flag=False", "flag=True", "flag=(missing)"]
     # the fill is the median of the training rows' x (not of the validation rows)
+    # (train's --val-split 0.1 drawn again: stratified, from the stream [seed, 0, 2])
     rows = generated(600, 1)
-    seen = np.array([float(r[0]) for r in rows if r[0]])
-    assert min(seen) < x.fill < max(seen)
-    assert abs(x.fill - np.median(seen)) < 0.2  # 540 of the 600 rows
+    y = np.array([r[-1] == "up" for r in rows], dtype=int)  # labels down=0, up=1
+    train, _ = datasets.split_indices(600, 0.1, y, np.random.default_rng([0, 0, 2]))
+    seen = np.array([float(rows[i][0]) for i in train if rows[i][0]])
+    everyone = np.array([float(r[0]) for r in rows if r[0]])
+    assert np.median(seen) != np.median(everyone)  # so the check tells them apart
+    assert x.fill == np.median(seen)
 
 
 def test_a_category_seen_only_at_predict_time_is_the_unknown_slot(
@@ -145,7 +150,10 @@ def test_empty_cell_at_predict_in_a_column_complete_in_training(tmp_path, capsys
     assert code == 0 and "filled as in training: column 'a' 1 row (of 2;" in err
     probs = [row[1:] for row in read_csv(out)[1:]]
     assert probs[0] == probs[1]  # the empty cell reads as the training median
-    assert abs(record.columns[0].fill - np.median(a)) < 0.5  # 72 of the 80 rows
+    # the training median: train's default --val-split 0.1 and --seed 0 drawn again
+    labels = (a <= 5).astype(int)  # hi=0, lo=1
+    train, _ = datasets.split_indices(80, 0.1, labels, np.random.default_rng([0, 0, 2]))
+    assert record.columns[0].fill == np.median(a[train]) != np.median(a)
 
 
 def test_a_column_absent_at_predict_time_is_named(table_model, tmp_path, capsys):
@@ -177,6 +185,28 @@ def test_a_number_column_with_a_question_mark_says_convert_it(tmp_path, capsys):
     assert code == 1 and err.count("\n") == 1
     assert "column 'age' holds numbers, but row 7 (counting data rows from 1)" in err
     assert "na_values=['?']" in err and "one-hot" not in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("code,code", "--categorical names 'code' twice"),
+        ("size", "--categorical names 'size', which holds numbers that are not whole"),
+    ],
+)
+def test_categorical_refuses_a_repeat_and_decimal_numbers(
+    tmp_path, capsys, flag, message
+):
+    rows = [[str(i % 4), "" if i == 3 else str(i % 3), f"{i / 7:.3f}", "ab"[i % 2]]
+            for i in range(20)]  # fmt: skip
+    write_rows(tmp_path / "c.csv", ["code", "grade", "size", "y"], rows)
+    argv = ["train", tmp_path / "c.csv", "--target", "y", "--epochs", "1", "--quiet",
+            "--categorical", flag, "--out", tmp_path / "m.safetensors"]  # fmt: skip
+    code, _, err = run(argv, capsys)
+    assert code != 0 and err.count("\n") == 1 and message in err
+    # an integer column with an empty cell is read as floats, and still takes the flag
+    argv[argv.index(flag)] = "grade"
+    assert run(argv, capsys)[0] == 0
 
 
 def test_named_integer_column_is_one_hot_and_many_categories_embedded(tmp_path, capsys):

@@ -127,7 +127,7 @@ def test_evaluate_rows_test_refuses_other_data_and_models_without_a_split(
     )
     assert code == 1 and "stores no held-out test rows" in err
     code, _, err = run(["evaluate", plain], capsys)
-    assert code == 1 and "give either DATA" in err
+    assert code == 2 and "give either DATA" in err  # a usage error
 
 
 def test_evaluate_rows_test_on_the_data_file_trained_on(tmp_path, capsys):

@@ -488,34 +488,24 @@ def _preprocess(sparse: bool):
     )
 
 
+def _small_classifier():
+    return MLPClassifier(
+        hidden_layer_sizes=(8,), learning_rate_init=0.02, max_iter=60, random_state=0
+    )
+
+
 def test_column_transformer_sparse_one_hot_and_grid_search_with_two_jobs():
     from sklearn.model_selection import GridSearchCV
 
     frame, y = _table()
-    pipe = make_pipeline(
-        _preprocess(sparse=True),
-        MLPClassifier(
-            hidden_layer_sizes=(8,),
-            learning_rate_init=0.02,
-            max_iter=60,
-            random_state=0,
-        ),
-    )
+    pipe = make_pipeline(_preprocess(sparse=True), _small_classifier())
     assert sp.issparse(pipe[0].fit_transform(frame))  # the network is fed CSR
     search = GridSearchCV(
         pipe, {"mlpclassifier__alpha": [1e-4, 1e-1]}, cv=3, n_jobs=2
     ).fit(frame, y)
     assert search.best_score_ > 0.85
     assert search.score(frame, y) > 0.85
-    dense = make_pipeline(
-        _preprocess(sparse=False),
-        MLPClassifier(
-            hidden_layer_sizes=(8,),
-            learning_rate_init=0.02,
-            max_iter=60,
-            random_state=0,
-        ),
-    ).fit(frame, y)
+    dense = make_pipeline(_preprocess(sparse=False), _small_classifier()).fit(frame, y)
     sparse = clone(pipe).fit(frame, y)
     np.testing.assert_array_equal(
         dense.predict_proba(frame), sparse.predict_proba(frame)
@@ -524,15 +514,8 @@ def test_column_transformer_sparse_one_hot_and_grid_search_with_two_jobs():
 
 def test_pandas_output_pipeline_and_feature_names():
     frame, y = _table()
-    pipe = make_pipeline(
-        _preprocess(sparse=False),
-        MLPClassifier(
-            hidden_layer_sizes=(8,),
-            learning_rate_init=0.02,
-            max_iter=60,
-            random_state=0,
-        ),
-    ).set_output(transform="pandas")
+    pipe = make_pipeline(_preprocess(sparse=False), _small_classifier())
+    pipe.set_output(transform="pandas")
     pipe.fit(frame, y)
     est = pipe[-1]
     assert list(est.feature_names_in_) == list(pipe[0].get_feature_names_out())

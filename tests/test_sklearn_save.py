@@ -335,6 +335,7 @@ def test_unknown_options_are_refused_naming_the_option(tmp_path):
 
 
 def test_other_estimators_and_unfitted_ones_are_refused(tmp_path):
+    from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier as SkMLP
 
     X, y = load_iris(return_X_y=True, as_frame=True)
@@ -343,6 +344,8 @@ def test_other_estimators_and_unfitted_ones_are_refused(tmp_path):
              tmp_path / "m.safetensors")  # fmt: skip
     with pytest.raises(InputError, match="not fitted yet"):
         save(_classifier(), tmp_path / "m.safetensors")
+    with pytest.raises(InputError, match=r"in one; got a LogisticRegression$"):
+        save(LogisticRegression().fit(X, y), tmp_path / "m.safetensors")
     reg = MLPRegressor(loss="poisson", max_iter=5, random_state=0)
     with pytest.raises(InputError, match="poisson"):
         save(reg.fit(X, np.arange(len(y)) % 3), tmp_path / "m.safetensors")

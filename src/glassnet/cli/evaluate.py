@@ -13,7 +13,7 @@ import numpy as np
 
 from ..nn.losses import default_loss
 from ..training import metrics
-from . import CliError
+from . import CliError, UsageError
 from .heldout import ROWS, rows_of, subset
 from .predict import (
     class_names,
@@ -159,7 +159,7 @@ def run(args) -> int:
 def _table(args, metadata):
     """DATA or the built-in dataset, only the rows --rows names."""
     if (args.data is None) == (args.dataset is None):
-        raise CliError(
+        raise UsageError(
             "give either DATA (a data file) or --dataset NAME (a built-in dataset)"
         )
     if args.dataset is not None:

@@ -43,10 +43,6 @@ def held_out_rows(n: int, fraction: float, seed: int):
         rest, test = split_indices(n, fraction, None, rng)
     except ValueError as error:
         raise CliError(f"--test-split {fraction}: {error}") from None
-    if len(rest) == 0:
-        raise CliError(
-            f"--test-split {fraction} holds out all {n} rows; nothing is left to train"
-        )
     return np.sort(test), np.sort(rest)
 
 

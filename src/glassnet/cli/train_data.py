@@ -191,7 +191,7 @@ def read_data(settings: dict, quiet: bool) -> TrainingData:
         task,
         settings["target"],
         classes,
-        categorical=_categorical(settings, features),
+        categorical=_categorical(settings, features, columns),
     )
     validation = None
     if val_rows is not None:
@@ -221,15 +221,28 @@ def read_data(settings: dict, quiet: bool) -> TrainingData:
     )
 
 
-def _categorical(settings: dict, features: list[str]) -> list[str]:
-    """The --categorical columns, each a feature column."""
+def _categorical(settings: dict, features: list[str], columns: dict) -> list[str]:
+    """The --categorical columns: each a feature column, named once, holding whole
+    numbers (or text: categories anyway). A decimal column is no list of codes."""
     names = settings.get("categorical") or []
-    for name in names:
+    for i, name in enumerate(names):
         if name not in features:
             raise CliError(
                 f"--categorical names {name!r}, which is not a feature column "
                 f"(features: {', '.join(features[:8])}{', ...' * (len(features) > 8)})"
             )
+        if name in names[:i]:
+            raise CliError(f"--categorical names {name!r} twice")
+        values = columns[name]
+        if values.dtype.kind == "f":  # integers with empty cells are read as floats
+            cells = values[~np.isnan(values)]
+            fractional = cells[cells != np.round(cells)]
+            if fractional.size:
+                raise CliError(
+                    f"--categorical names {name!r}, which holds numbers that are not "
+                    f"whole (e.g. {fractional[0]:g}); --categorical is for integer "
+                    "codes of categories"
+                )
     return names
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import numpy as np
 
 from .._fast import ops
-from .._fast.plan import stock_dense
 from .._fast.work import WorkArrays
 from ..errors import NotBuiltError
 from ..validation import check_number, check_positive_int
@@ -101,7 +100,6 @@ class Layer:
         return ""
 
 
-@stock_dense  # a fit step may run its ReLU path as planned, once per batch shape
 class Dense(Layer):
     """A fully connected layer: z = W x + b, a = g(z), for every sample x of a batch.
 

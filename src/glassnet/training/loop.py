@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from .._fast import ops, overlap, plan, threads
+from .._fast import ops, overlap, threads
 from ..errors import DivergenceError
 from .history import History
 
@@ -36,11 +36,7 @@ def train_step(net, loss, optimizer, X, Y, sample_weight=None):
     The loss is the one of the weights *before* the update. If it is not finite the
     update is skipped, so NaN never reaches the weights.
     """
-    planned = plan.for_step(net, loss, X, sample_weight)  # the path, decided once
-    if planned is not None:
-        A = planned.forward(net, X)  # forward: A = f(X; theta)               (n, out)
-    else:
-        A = net._forward(X, training=True, reuse=True)  # forward: A = f(X; theta)
+    A = net._forward(X, training=True, reuse=True)  # forward: A = f(X; theta) (n, out)
     updates = overlap.layer_updates(net, optimizer)
     if updates is not None:  # each layer's update starts once its gradient is final
         with updates as ready:
@@ -48,10 +44,7 @@ def train_step(net, loss, optimizer, X, Y, sample_weight=None):
                 loss, A, Y, sample_weight, reuse=True, after_layer=ready
             )  # L(A, Y), dL/dtheta, and the update theta <- theta - ...
         return value, A
-    if planned is not None:
-        value = planned.backward(net, loss, A, Y)  # L(A, Y), dL/dtheta
-    else:
-        value = net._backward(loss, A, Y, sample_weight, reuse=True)
+    value = net._backward(loss, A, Y, sample_weight, reuse=True)  # L(A, Y), dL/dtheta
     if math.isfinite(value):
         optimizer.step(net.flat_params, net.flat_grads)  # update: theta <- theta - ...
     return value, A

@@ -194,8 +194,10 @@ def _split(estimator):
 
     if isinstance(estimator, Pipeline):
         *steps, (label, model) = estimator.steps
+        given = f"its last step {label!r} is a {type(model).__name__}"
     else:
-        steps, label, model = [], "estimator", estimator
+        steps, model = [], estimator
+        given = f"got a {type(model).__name__}"
     if not isinstance(model, BaseMLP):
         wrapped = getattr(model, "best_estimator_", None)
         hint = (
@@ -204,9 +206,8 @@ def _split(estimator):
             else ""
         )
         raise InputError(
-            f"save needs a fitted glassnet MLPClassifier or MLPRegressor, or a "
-            f"Pipeline ending in one; its last step {label!r} is a "
-            f"{type(model).__name__}{hint}"
+            "save needs a fitted glassnet MLPClassifier or MLPRegressor, or a "
+            f"Pipeline ending in one; {given}{hint}"
         )
     if not hasattr(model, "net_"):
         raise InputError(
