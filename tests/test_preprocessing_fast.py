@@ -322,3 +322,21 @@ def test_a_smaller_reservoir_is_exact_up_to_its_size():
     assert np.isin(small.columns["x"].sample, x).all()
     with pytest.raises(ValueError, match="reservoir must be an integer >= 1"):
         ColumnStats(reservoir=0)
+
+
+def test_the_reservoir_beyond_its_size_is_a_uniform_sample_of_every_chunk():
+    """Streamed in 13 chunks into a reservoir of 40, each of the 200 values is kept
+    with probability 40/200 = 0.2 wherever it comes: counted over 300 seeds, the
+    mean of each eighth of the values is 0.2 (sd 0.0046) and the first and last
+    chunks are not favoured."""
+    n, k, runs = 200, 40, 300
+    hits = np.zeros(n)
+    for seed in range(runs):
+        stats = ColumnStats(seed=seed, reservoir=k)
+        for part in np.array_split(np.arange(n, dtype=np.float64), 13):
+            stats.update({"x": part})
+        sample = stats.columns["x"].sample
+        assert sample.size == k and np.unique(sample).size == k
+        hits[sample.astype(int)] += 1
+    kept = hits / runs
+    assert np.all(np.abs([part.mean() - 0.2 for part in np.split(kept, 8)]) < 0.02)

@@ -40,7 +40,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .column_stats import ColumnStats, _tag, is_missing, is_number
+from .column_stats import ColumnStats, _tag, cells_of, is_missing
 from .errors import DataError
 
 #: The key of the preprocessing record in a model file's metadata.
@@ -417,13 +417,12 @@ def numbers_of(
     if values.dtype.kind in "biuf":
         x = values.astype(np.float64)
     else:
-        x = np.full(len(values), np.nan)
-        for i, value in enumerate(values):
-            if is_missing(value):
-                continue
-            if not is_number(value):
-                raise _numbers_as_text(where, name, i + 1, value, training)
-            x[i] = float(value)
+        cells = cells_of(values)
+        text = (cells.codes >= 0) & ~cells.number
+        if text.any():
+            i = int(np.argmax(text))
+            raise _numbers_as_text(where, name, i + 1, values[i], training)
+        x = cells.x  # float(cell), NaN where empty
     if np.isinf(x).any():
         i = int(np.argmax(np.isinf(x)))
         raise DataError(
@@ -441,19 +440,16 @@ def check_numbers_as_text(columns: dict, names, categorical=(), where="DATA"):
         values = columns[name]
         if name in categorical or values.dtype.kind != "O":
             continue
-        if any(isinstance(v, (int, float)) and not is_missing(v) for v in values):
+        cells = cells_of(values)
+        # a group's cells share their type: its first cell speaks for all
+        if any(isinstance(values[i], (int, float)) for i in cells.first):
             continue  # numbers as objects: a categorical column (fit decides)
-        seen = text = 0
-        first = None
-        for i, value in enumerate(values):
-            if is_missing(value):
-                continue
-            seen += 1
-            if not is_number(value):
-                text += 1
-                first = (i + 1, value) if first is None else first
-        if text and 2 * text <= seen:
-            raise _numbers_as_text(where, name, *first)
+        present = cells.codes >= 0
+        text = present & ~cells.number
+        n_text = int(text.sum())
+        if n_text and 2 * n_text <= int(present.sum()):
+            i = int(np.argmax(text))
+            raise _numbers_as_text(where, name, i + 1, values[i])
 
 
 def _numbers_as_text(where, name, row, value, training=True) -> DataError:
@@ -469,22 +465,19 @@ def _numbers_as_text(where, name, row, value, training=True) -> DataError:
 def _categorical(spec: CategoricalColumn, values, report) -> np.ndarray:
     """One-hot rows (n, k), or the index column (n, 1) for an embedding."""
     k = len(spec.categories)
-    index = np.full(len(values), k, dtype=np.int64)  # k: the unknown slot
-    unknown = missing = 0
+    if values.dtype.kind not in "OUbiuf":  # the cells as Python values (datetimes)
+        values = np.fromiter(values.tolist(), dtype=object, count=len(values))
+    cells = cells_of(values)
+    # each distinct value looked up once; k: the unknown slot, also that of a missing
+    # cell (code -1, the last entry) when training had none
+    at = np.array([spec.index.get(key, k) for key in cells.keys] + [k], np.int64)
+    index = at[cells.codes]  # (n,)
+    empty = cells.codes < 0
+    missing = int(empty.sum())
     null = spec.index.get(None)
-    for i, value in enumerate(values.tolist()):
-        if is_missing(value):
-            missing += 1
-            if null is not None:
-                index[i] = null
-                continue
-            unknown += 1
-            continue
-        at = spec.index.get(_tag(value))
-        if at is None:
-            unknown += 1
-        else:
-            index[i] = at
+    if null is not None:
+        index[empty] = null
+    unknown = int((index == k).sum())
     if missing:
         report.missing[spec.name] = missing
     if unknown:

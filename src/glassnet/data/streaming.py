@@ -692,10 +692,12 @@ def survey(stream: TableStream, target: str, features, split: RowSplit | None,
     rows' ``features``, the target checked (no empty cell, finite) and its distinct
     values over all rows. Restarted when a later chunk retypes a column as text
     (see the module docstring)."""
-    from .column_stats import ColumnStats
+    from .column_stats import STREAM_RESERVOIR, ColumnStats
 
     for _ in range(len(stream.names) + 1):
-        stats = ColumnStats(categorical, seed=seed)
+        # the median: exact up to STREAM_RESERVOIR numbers a column, else of a
+        # seeded uniform sample of that many (1.6 MB a column, not 8 MB)
+        stats = ColumnStats(categorical, seed=seed, reservoir=STREAM_RESERVOIR)
         target_state = _TargetState(target, stream.path)
         n_train = n_val = 0
         try:
