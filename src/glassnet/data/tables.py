@@ -147,7 +147,7 @@ def read_table(path, *, progress: bool = False, stream=None) -> Table:
         pd = _pandas(fmt)
         reader = _read_csv if fmt == "csv" else _read_parquet
         frame = reader(pd, text, size, Progress(f"reading {text}", size, stream, show))
-        columns = _columns_of_frame(pd, frame, text)
+        columns = columns_of_frame(pd, frame, text)
     n = len(next(iter(columns.values()))) if columns else 0
     return Table(text, columns, n)
 
@@ -189,7 +189,7 @@ def _read_stream(text: str) -> Table:
         reader = _read_csv if fmt == "csv" else _read_parquet
         quiet = Progress(label, len(data), None, enabled=False)
         frame = reader(pd, label, len(data), quiet, source=source)
-        columns = _columns_of_frame(pd, frame, label)
+        columns = columns_of_frame(pd, frame, label)
     n = len(next(iter(columns.values()))) if columns else 0
     return Table(label, columns, n)
 
@@ -302,7 +302,7 @@ def _read_parquet(pd, path: str, size: int, progress: Progress, source=None):
         raise DataError(f"{path} is not a readable Parquet file: {detail}") from None
 
 
-def _columns_of_frame(pd, frame, path: str) -> dict[str, np.ndarray]:
+def columns_of_frame(pd, frame, path: str) -> dict[str, np.ndarray]:
     types = pd.api.types
     columns = {}
     for i, key in enumerate(frame.columns):

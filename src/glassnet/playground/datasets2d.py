@@ -218,7 +218,7 @@ def parse_user_csv(data: bytes, name: str, target: str, columns=None) -> UserDat
     pd = tables._pandas("csv")
     quiet = tables.Progress(name, len(data), None, enabled=False)
     frame = tables._read_csv(pd, name, len(data), quiet, source=io.BytesIO(data))
-    found = tables._columns_of_frame(pd, frame, name)
+    found = tables.columns_of_frame(pd, frame, name)
     n = len(next(iter(found.values()))) if found else 0
     return user_data_from_table(tables.Table(name, found, n), target, columns, name)
 

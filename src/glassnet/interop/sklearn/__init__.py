@@ -86,7 +86,8 @@ except ImportError as error:
     ) from error
 
 from .classifier import MLPClassifier
+from .preprocessor import TablePreprocessor
 from .regressor import MLPRegressor
 from .save import save
 
-__all__ = ["MLPClassifier", "MLPRegressor", "save"]
+__all__ = ["MLPClassifier", "MLPRegressor", "TablePreprocessor", "save"]

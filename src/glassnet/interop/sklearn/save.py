@@ -49,6 +49,7 @@ Differences from the pipeline, deliberate:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,7 @@ from ...errors import InputError
 from ...io import save as save_model
 from ...nn.layers import Dense
 from ...nn.network import Sequential
+from .preprocessor import TablePreprocessor
 
 _STRATEGIES = ("mean", "median", "most_frequent", "constant")
 _UNKNOWN = ("ignore", "infrequent_if_exist", "error", "warn")
@@ -157,23 +159,26 @@ def save(estimator, path, *, target=None, metadata=None) -> Path:
             "preprocessing record there"
         )
     names = _input_names(estimator)
-    trace = _Trace()
-    features = [_Cell(name) for name in names]
-    for label, step in steps:
-        features = _apply(step, features, label, trace)
-    if len(features) != model.n_features_in_:
-        raise InputError(
-            f"the steps give {len(features)} columns but the estimator was fitted on "
-            f"{model.n_features_in_}: save cannot follow this pipeline"
-        )
     if target is not None and (not isinstance(target, str) or target in names):
         raise InputError(
             f"target must be the name of the predicted column, not one of the "
             f"{len(names)} input columns, got {target!r}"
         )
-    record, A, c = _record(features, trace, model)
+    if len(steps) == 1 and isinstance(steps[0][1], TablePreprocessor):
+        record, net = _own_record(steps[0][1], model), model.net_
+    else:
+        trace = _Trace()
+        features = [_Cell(name) for name in names]
+        for label, step in steps:
+            features = _apply(step, features, label, trace)
+        if len(features) != model.n_features_in_:
+            raise InputError(
+                f"the steps give {len(features)} columns but the estimator was fitted "
+                f"on {model.n_features_in_}: save cannot follow this pipeline"
+            )
+        record, A, c = _record(features, trace, model)
+        net = _folded(model.net_, A, c)
     record.target = target
-    net = _folded(model.net_, A, c)
     Preprocessing.from_metadata({METADATA_KEY: record.to_metadata()}, net)  # checked
     from sklearn import __version__
 
@@ -479,6 +484,19 @@ def _record(features: list, trace: _Trace, model):
     else:
         task, classes = "regression", None
     return Preprocessing(columns, task, None, classes, trace.n_train), A, c
+
+
+def _own_record(preprocessor, model) -> Preprocessing:
+    """glassnet's own record, fitted by ``TablePreprocessor``, with the estimator's
+    task and classes: the network takes its inputs as they are."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(preprocessor, "record_")
+    if hasattr(model, "classes_"):
+        task, classes = "classification", [_label(v) for v in model.classes_]
+    else:
+        task, classes = "regression", None
+    return dataclasses.replace(preprocessor.record_, task=task, classes=classes)
 
 
 def _categorical(name: str, encoded: _Encoded, flagged: bool) -> CategoricalColumn:
