@@ -78,13 +78,11 @@ LAYERS = (784, 256, 128, 10)
 
 def make_data(n, n_features, n_classes, seed=0, kind="normal"):
     """(X float32, y int labels): see the module docstring for the two kinds."""
-    rng = np.random.default_rng(seed)
     if kind == "uniform":
+        rng = np.random.default_rng(seed)
         X = rng.random((n, n_features), dtype=np.float32)
         return X, rng.integers(0, n_classes, size=n)
-    X = rng.standard_normal((n, n_features), dtype=np.float32)
-    teacher = rng.standard_normal((n_features, n_classes), dtype=np.float32)
-    return X, np.argmax(X @ teacher, axis=1)  # y = argmax(x T)
+    return step_breakdown.make_data(n, n_features, n_classes, seed)  # y = argmax(x T)
 
 
 #: Rows on which each contender's training accuracy is reported (not timed).
@@ -129,12 +127,7 @@ def matmul_bound(X, y, batch, threads, sizes):
     return epoch
 
 
-def glassnet_net(sizes):
-    layers = [
-        gn.Dense(i, o, "relu") for i, o in zip(sizes[:-2], sizes[1:-1], strict=True)
-    ]
-    layers.append(gn.Dense(sizes[-2], sizes[-1], "softmax"))
-    return gn.Sequential(*layers, seed=0)
+glassnet_net = step_breakdown.make_net  # ReLU layers, a softmax output, seed 0
 
 
 def glassnet_epoch(X, y, batch, threads, sizes):
@@ -144,17 +137,7 @@ def glassnet_epoch(X, y, batch, threads, sizes):
     def epoch():
         gn.set_num_threads(None if threads == "auto" else threads)
         try:
-            net.fit(
-                X,
-                y,
-                loss="cross_entropy",
-                optimizer=optimizer,
-                epochs=1,
-                batch_size=batch,
-                shuffle=True,
-                seed=0,
-                verbose=0,
-            )
+            net.fit(X, y, **step_breakdown.fit_kwargs(batch, optimizer))
         finally:
             gn.set_num_threads(None)
 
