@@ -80,3 +80,19 @@ def test_bounds_cover_the_models_own_outputs_at_the_edge(dtype):
         bound = set_bounds(read_network(net), prop, x[None], x[None])[0, 0]
         assert bound <= 0
         assert gn.verify(net, prop).status != "holds"
+
+
+def test_a_counterexample_on_the_face_that_rounds_outside_is_moved_back_in():
+    # the only unsafe inputs lie within 1e-7 of the face x = 0.1, which float32
+    # rounds to just above 0.1 (outside the box): the point one float32 step
+    # below it is inside, and still unsafe
+    net = gn.Sequential(gn.Dense(1, 1), dtype="float32")
+    net.layers[0].W, net.layers[0].b = [[1.0]], [0.0]
+    box = gn.Box([0.0], [0.1])
+    assert float(np.float32(0.1)) > 0.1
+    prop = gn.Property(box, gn.LinearConstraints([[-1.0]], [-(0.1 - 1e-7)]))
+    result = gn.verify(net, prop, method="interval")
+    assert result.status == "violated"
+    x, y = result.counterexample
+    assert 0.0 <= x[0] <= 0.1 and x[0] == float(np.float32(x[0]))
+    assert net.predict(x[None].astype("float32"))[0, 0] >= 0.1 - 1e-7
