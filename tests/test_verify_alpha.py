@@ -100,3 +100,36 @@ def test_verify_alpha_method_bounds_at_least_the_linear_ones():
             assert alpha.status == "holds" and alpha.method == linear.method
         elif linear.status == "unknown" and alpha.status != "violated":
             assert np.all(alpha.bounds >= linear.bounds)
+
+
+def hidden_preactivations(net, X):
+    """Each hidden block's z = W a + b at the points X: a list of (n, n_k)."""
+    A, out = X, []
+    for layer in net.layers[:-1]:
+        Z = A @ np.asarray(layer.W).T + np.asarray(layer.b)
+        out.append(Z)
+        A = np.maximum(Z, 0.0)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_optimised_layer_bounds_are_sound_never_looser_and_tighter_somewhere(seed):
+    from glassnet.verification.alpha import optimised_layer_bounds
+
+    rng = np.random.default_rng(seed)
+    net = random_net(seed, 5, [24, 24, 24])
+    vn = read_network(net)
+    centre = rng.uniform(-1, 1, size=(4, 5))
+    lower, upper = centre - 0.5, centre + 0.5
+    crown, deltas = layer_bounds(vn, lower, upper)
+    tight = optimised_layer_bounds(vn, lower, upper, crown, deltas, steps=30)
+    gained = 0.0
+    for b, (lo, hi) in enumerate(zip(lower, upper, strict=True)):
+        X = rng.uniform(lo, hi, size=(3000, 5))
+        X = np.concatenate([X, np.where(rng.random((1000, 5)) < 0.5, lo, hi)])
+        for k, Z in enumerate(hidden_preactivations(net, X)):
+            (L0, U0), (L, U) = crown[k], tight[k]
+            assert np.all(L[b] >= L0[b]) and np.all(U[b] <= U0[b])
+            assert np.all(Z >= L[b]) and np.all(Z <= U[b])
+            gained += float(np.sum(U0[b] - L0[b]) - np.sum(U[b] - L[b]))
+    assert gained > 0

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .linear import _backsubstitute, layer_bounds, relaxation
+from .linear import _backsubstitute, _times, layer_bounds, relaxation
 
 SLOPED = ("relu", "leaky_relu")
 
@@ -27,6 +27,7 @@ SLOPED = ("relu", "leaky_relu")
 def alpha_spec_bounds(
     net, lower, upper, C, d, *, steps: int = 20, lr: float = 0.1,
     bounds=None, deltas=None, beta: bool = False, return_details: bool = False,
+    start=None,
 ):  # fmt: skip
     """Lower bounds on C y - d (B, m) over each box, with optimised ReLU slopes.
 
@@ -34,8 +35,12 @@ def alpha_spec_bounds(
     ``linear.layer_bounds``, possibly tightened by ReLU splits); beta: also optimise
     the multipliers of the constraints that fix the phase of stable neurons.
     With return_details, also returns a dict with "x" (B, m, n_in), the input that
-    minimises each row's final linear bound, and "scores" {j: (B, n_j)}, each unstable
-    neuron's share of the relaxation's looseness (for choosing a ReLU to split).
+    minimises each row's final linear bound, "scores" {j: (B, n_j)}, each unstable
+    neuron's share of the relaxation's looseness (for choosing a ReLU to split), and
+    "alpha", "beta" {j: (B, m, n_j)}, the best slopes and multipliers found.
+    start: optional {"alpha": {j: ...}, "beta": {j: ...}} to start the ascent from
+    (a parent subproblem's best: warm, so fewer steps reach as far); projected onto
+    the valid ranges, so any values are sound.
 
     >>> import glassnet as gn
     >>> from glassnet.verification.network import read_network
@@ -71,6 +76,11 @@ def alpha_spec_bounds(
     if beta:
         for j in alphas:
             betas[j] = np.zeros_like(alphas[j])
+    if start is not None:
+        for j in alphas:
+            alphas[j] = np.clip(start["alpha"][j], floor[j], 1.0)
+        for j in betas:
+            betas[j] = np.maximum(start["beta"][j], 0.0)
     start = np.broadcast_to(C, (B,) + C.shape).copy()
     const0 = np.broadcast_to(-d, (B, m)).copy()
     mag0 = np.broadcast_to(np.abs(d), (B, m)).copy()
@@ -120,7 +130,7 @@ def alpha_spec_bounds(
         _, _, details = _value_and_grad(
             net, K, C, d, bounds, deltas, relax, lower, upper, best_alpha, best_beta
         )
-    return rows, details
+    return rows, {**details, "alpha": best_alpha, "beta": best_beta}
 
 
 def _value_and_grad(net, K, C, d, bounds, deltas, relax, lower, upper, alphas, betas):
@@ -138,7 +148,7 @@ def _value_and_grad(net, K, C, d, bounds, deltas, relax, lower, upper, alphas, b
             Lam = Lam - signs[j] * betas[j]
         lams[j] = Lam
         const += Lam @ block.b - np.einsum("bmn,bn->bm", np.abs(Lam), deltas[j])
-        A = Lam @ block.W
+        A = _times(Lam, block.W)  # one product of matrices for all boxes
         coefs[j] = A
         if j == 0:
             break
@@ -163,7 +173,9 @@ def _value_and_grad(net, K, C, d, bounds, deltas, relax, lower, upper, alphas, b
     G_A = x_star  # d value / d A_0
     for j in range(0, K):
         block = net.blocks[j]
-        G_Lam = G_A @ block.W.T + block.b - np.sign(lams[j]) * deltas[j][:, None, :]
+        G_Lam = (
+            _times(G_A, block.W.T) + block.b - np.sign(lams[j]) * deltas[j][:, None, :]
+        )
         if j in betas:
             grads[("beta", j)] = -signs[j] * G_Lam
         A = coefs[j + 1]
@@ -182,3 +194,50 @@ def _value_and_grad(net, K, C, d, bounds, deltas, relax, lower, upper, alphas, b
         )
         scores[j] = np.abs(A).sum(axis=1) * width
     return value, grads, {"x": x_star, "scores": scores}
+
+
+def optimised_layer_bounds(net, lower, upper, bounds, deltas, steps: int = 20):
+    """The hidden blocks' bounds with optimised slopes (alpha-CROWN on the
+    intermediate layers): for each block k >= 1 in turn, the neurons the given bounds
+    leave unstable are bounded again through the sub-network of blocks 0..k (block k
+    without its activation), with the slopes of blocks 0..k-1 optimised for each
+    bound separately, and block k+1 is first re-bounded by back-substitution on the
+    tightened block k. Tighter intermediate bounds mean fewer unstable neurons and
+    tighter relaxations for everything after. Each new bound is sound (``alpha``'s
+    recomputation with the margins), and it is intersected with the old one.
+
+    bounds, deltas: from ``linear.layer_bounds`` or ``relu_split.phase_bounds``;
+    returns new bounds (a list like ``bounds``)."""
+    from .linear import tighten
+    from .network import Block, VerifiedNetwork
+
+    bounds = list(bounds)
+    K = len(net.blocks) - 1
+    for k in range(1, K):
+        if net.blocks[k].activation not in SLOPED:
+            break
+        L, U = bounds[k]
+        if k > 1:  # re-bound with block k-1's tightened bounds
+            L, U = tighten(
+                net, k, L, U, (L < 0) & (U > 0), bounds, deltas, lower, upper
+            )
+        unstable = np.flatnonzero(np.any((L < 0) & (U > 0), axis=0))
+        if len(unstable):
+            block = net.blocks[k]
+            head = VerifiedNetwork(
+                blocks=net.blocks[:k] + [Block(block.W, block.b, "identity")],
+                u=net.u, dropped_softmax=False, n_inputs=net.n_inputs,
+                n_outputs=block.W.shape[0],
+            )  # fmt: skip
+            eye = np.eye(block.W.shape[0])[unstable]
+            C = np.concatenate([eye, -eye])
+            rows = alpha_spec_bounds(
+                head, lower, upper, C, np.zeros(len(C)), steps=steps,
+                bounds=bounds[: k + 1], deltas=deltas[: k + 1],
+            )  # fmt: skip
+            n = len(unstable)
+            L, U = L.copy(), U.copy()
+            L[:, unstable] = np.maximum(L[:, unstable], rows[:, :n])
+            U[:, unstable] = np.minimum(U[:, unstable], -rows[:, n:])
+        bounds[k] = (L, np.maximum(U, L))
+    return bounds

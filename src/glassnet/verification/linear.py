@@ -148,6 +148,30 @@ def _times(Lam, W):
 PIECEWISE_LINEAR = ("relu", "leaky_relu", "identity")
 
 
+def tighten(net, k, L, U, mask, bounds, deltas, lower, upper, relax=None):
+    """Block k's bounds (L, U) (B, n_k), tightened by back-substitution where mask:
+    copies, the other neurons unchanged. bounds: blocks 0..k-1's, as the
+    relaxations are taken from."""
+    L, U = L.copy(), U.copy()
+    box, neuron = np.nonzero(mask)
+    if not len(box):
+        return L, U
+    # per box, one pair of rows (+e_i, -e_i) per neuron i asked for, padded with
+    # zero rows to the box with the most
+    rank = np.arange(len(box)) - np.searchsorted(box, box)
+    width = int(rank.max()) + 1
+    Lam = np.zeros((L.shape[0], 2 * width, L.shape[1]))
+    Lam[box, rank, neuron], Lam[box, width + rank, neuron] = 1.0, -1.0
+    zero = np.zeros((L.shape[0], 2 * width))
+    lb = _backsubstitute(
+        net, k, Lam, bounds, deltas, lower, upper, zero, zero, row_norms=True,
+        relax=relax,
+    )  # fmt: skip
+    L[box, neuron] = np.maximum(L[box, neuron], lb[box, rank])
+    U[box, neuron] = np.minimum(U[box, neuron], -lb[box, width + rank])
+    return L, U
+
+
 def layer_bounds(net: VerifiedNetwork, lower, upper, parent=None, unstable_only=False):
     """Pre-activation bounds of every block by back-substitution, intersected with the
     interval ones: a list of (L, U), each (B, n_k), and the rounding deltas.
@@ -170,23 +194,10 @@ def layer_bounds(net: VerifiedNetwork, lower, upper, parent=None, unstable_only=
             L, U = pre[k]
             if parent is not None:
                 L, U = np.maximum(L, parent[k][0]), np.minimum(U, parent[k][1])
-            L, U = L.copy(), U.copy()
-            box, neuron = np.nonzero((L < 0) & (U > 0))
             # the first block's interval bounds are its exact range (up to rounding)
-            if len(box) and k > 0 and block.activation != "identity":
-                # per box, one pair of rows (+e_i, -e_i) per unstable neuron i,
-                # padded with zero rows to the box with the most
-                rank = np.arange(len(box)) - np.searchsorted(box, box)
-                width = int(rank.max()) + 1
-                Lam = np.zeros((B, 2 * width, n))
-                Lam[box, rank, neuron], Lam[box, width + rank, neuron] = 1.0, -1.0
-                zero = np.zeros((B, 2 * width))
-                lb = _backsubstitute(
-                    net, k, Lam, bounds, deltas, lower, upper, zero, zero,
-                    row_norms=True, relax=relax,
-                )  # fmt: skip
-                L[box, neuron] = np.maximum(L[box, neuron], lb[box, rank])
-                U[box, neuron] = np.minimum(U[box, neuron], -lb[box, width + rank])
+            if k > 0 and block.activation != "identity":
+                L, U = tighten(net, k, L, U, (L < 0) & (U > 0), bounds, deltas,
+                               lower, upper, relax)  # fmt: skip
             bounds.append((L, np.maximum(U, L)))
             continue
         eye = np.eye(n)

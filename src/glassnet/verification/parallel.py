@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from ..errors import InputError
+from .relu_split import _index_warm, _join_warm
 
 _NET = None
 MIN_NEURONS = 400  # below this many hidden neurons, a second process does not pay
@@ -27,10 +28,10 @@ def _init(vn) -> None:
     _NET = vn
 
 
-def _work(box, C, d, phases, steps, parent):
+def _work(box, C, d, phases, steps, parent, inherit, start):
     from .relu_split import evaluate
 
-    return evaluate(_NET, box, C, d, phases, steps, parent)
+    return evaluate(_NET, box, C, d, phases, steps, parent, inherit, start)
 
 
 def _bound_work(prop, lo, hi, parent):
@@ -54,17 +55,30 @@ class Pool:
             workers, mp_context=context, initializer=_init, initargs=(vn,)
         )
 
-    def evaluate(self, vn, box, C, d, phases, steps, parent=None):
+    def evaluate(
+        self, vn, box, C, d, phases, steps, parent=None, inherit=False, start=None
+    ):  # fmt: skip
+        """``relu_split.evaluate``, a part of the subproblems per worker; None when
+        the workers could not start, and for good after that."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        if self.broken:
+            return None
         D = len(phases[0])
         cuts = np.array_split(np.arange(D), min(self.workers, D))
-        futures = [
-            self.executor.submit(
-                _work, box, C, d, [p[c] for p in phases], steps,
-                None if parent is None else [(L[c], U[c]) for L, U in parent],
-            )
-            for c in cuts
-        ]  # fmt: skip
-        parts = [f.result() for f in futures]
+        try:
+            futures = [
+                self.executor.submit(
+                    _work, box, C, d, [p[c] for p in phases], steps,
+                    None if parent is None else [(L[c], U[c]) for L, U in parent],
+                    inherit, None if start is None else _index_warm(start, c),
+                )
+                for c in cuts
+            ]  # fmt: skip
+            parts = [f.result() for f in futures]
+        except (BrokenProcessPool, RuntimeError, OSError):
+            self.broken = True
+            return None
         value = np.concatenate([p[0] for p in parts])
         X = np.concatenate([p[1] for p in parts])
         scores = {j: np.concatenate([p[2][j] for p in parts]) for j in parts[0][2]}
@@ -75,7 +89,10 @@ class Pool:
             )
             for k in range(len(parts[0][3]))
         ]
-        return value, X, scores, bounds
+        warm = parts[0][4]
+        for p in parts[1:]:
+            warm = _join_warm(warm, p[4])
+        return value, X, scores, bounds, warm
 
     def bound_boxes(self, prop, lo, hi, parent):
         """``branch._bound_boxes`` of the boxes (lo, hi), a part per worker; None
@@ -121,7 +138,8 @@ def open_pool(vn, workers: int | None):
     """
     if workers is None:
         hidden = sum(b.W.shape[0] for b in vn.blocks[:-1])
-        workers = 2 if (os.cpu_count() or 1) >= 2 and hidden >= MIN_NEURONS else 1
+        two = (os.cpu_count() or 1) >= 2 and hidden >= MIN_NEURONS
+        workers = 2 if two and main_is_guarded() else 1
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise InputError(f"workers must be a positive integer or None, got {workers!r}")
     return None if workers == 1 else Pool(vn, workers)

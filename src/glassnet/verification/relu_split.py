@@ -23,27 +23,38 @@ import time
 
 import numpy as np
 
-from .alpha import alpha_spec_bounds
+from .alpha import alpha_spec_bounds, optimised_layer_bounds
 from .falsify import confirm, pgd
 from .interval import interval_bounds
-from .linear import _backsubstitute
+from .linear import _backsubstitute, tighten
 from .result import ProofTree
 
 
-def phase_bounds(vn, lower, upper, phases, parent=None):
+def phase_bounds(vn, lower, upper, phases, parent=None, inherit=False):
     """Pre-activation bounds with the phases fixed ((D, n_j) in {-1, 0, 1} per hidden
     block): (bounds, deltas, infeasible (D,)), infeasible where a fixed phase
-    contradicts the bounds (the subproblem is empty). parent: bounds valid on a
-    larger region (the parent subproblem's), kept instead of recomputed; only
-    sound to skip the recomputation when the new split is in the last hidden block,
-    which changes no other neuron's bounds."""
+    contradicts the bounds (the subproblem is empty).
+
+    parent: bounds valid on a larger region (the parent subproblem's). With inherit,
+    they are kept as they are (sound when the new split is in the last hidden block,
+    which changes no other neuron's bounds); without, they are intersected with the
+    interval bounds and only the neurons they leave unstable (and not fixed) are
+    bounded again by back-substitution: a stable neuron's relaxation is exact
+    whatever its bounds."""
     pre, _, deltas = interval_bounds(vn, lower, upper)
     D = lower.shape[0]
     bounds, infeasible = [], np.zeros(D, dtype=bool)
     for k, block in enumerate(vn.blocks):
         L, U = pre[k]
-        if parent is not None:
+        if parent is not None and inherit:
             L, U = parent[k]
+        elif parent is not None:
+            L, U = np.maximum(L, parent[k][0]), np.minimum(U, parent[k][1])
+            if k > 0:
+                free = (L < 0) & (U > 0)
+                if k < len(phases):
+                    free &= phases[k] == 0
+                L, U = tighten(vn, k, L, U, free, bounds, deltas, lower, upper)
         elif k > 0:
             n = block.W.shape[0]
             eye = np.eye(n)
@@ -61,16 +72,23 @@ def phase_bounds(vn, lower, upper, phases, parent=None):
 
 def relu_split(
     net, vn, prop, box, deadline, *, batch: int = 16, steps: int = 40,
-    max_domains: int = 20_000, pool=None,
+    warm_steps: int = 20, max_domains: int = 20_000, pool=None,
 ):  # fmt: skip
     """("holds" | "violated" | "timeout" | "unknown", counterexample, bounds, tree,
     n_subproblems) for one region of a ReLU network, one unsafe set at a time (the
     bounds of sets not reached are -inf)."""
     tree, worst, total = ProofTree(), np.full(len(prop.unsafe), -np.inf), 0
+    # the box's own layer bounds, with optimised slopes: every subproblem starts
+    # from them (they hold on each, a part of the box), whatever the unsafe set
+    lo, hi = box.lower[None], box.upper[None]
+    K = len(vn.blocks) - 1
+    phases = [np.zeros((1, vn.blocks[j].W.shape[0]), np.int8) for j in range(K)]
+    bounds, deltas, _ = phase_bounds(vn, lo, hi, phases)
+    root = optimised_layer_bounds(vn, lo, hi, bounds, deltas, steps=steps)
     for s, unsafe in enumerate(prop.unsafe):
         status, found, bound, n = _one_set(
-            net, vn, prop, box, unsafe, s, deadline, tree, batch, steps, max_domains,
-            pool,
+            net, vn, prop, box, unsafe, s, deadline, tree, batch, steps, warm_steps,
+            max_domains, pool, root,
         )  # fmt: skip
         total += n
         if status == "violated":
@@ -81,19 +99,22 @@ def relu_split(
     return "holds", None, worst, tree, total
 
 
-def evaluate(vn, box, C, d, phases, steps, parent=None):
-    """(bound (D,), minimising inputs (D, m, n_in), scores, bounds) per subproblem."""
+def evaluate(vn, box, C, d, phases, steps, parent=None, inherit=False, start=None):
+    """(bound (D,), minimising inputs (D, m, n_in), scores, bounds, warm) per
+    subproblem; parent, inherit: as in ``phase_bounds``; start, warm: the slopes and
+    multipliers to start from and the best found (``alpha_spec_bounds``)."""
     D = len(phases[0])
     lo = np.repeat(box.lower[None], D, axis=0)
     hi = np.repeat(box.upper[None], D, axis=0)
-    bounds, deltas, infeasible = phase_bounds(vn, lo, hi, phases, parent)
+    bounds, deltas, infeasible = phase_bounds(vn, lo, hi, phases, parent, inherit)
     rows, details = alpha_spec_bounds(
         vn, lo, hi, C, d, bounds=bounds, deltas=deltas, beta=True, steps=steps,
-        return_details=True,
+        return_details=True, start=start,
     )  # fmt: skip
     value = rows.max(axis=1)
     value[infeasible] = np.inf
-    return value, details["x"], details["scores"], bounds
+    warm = {"alpha": details["alpha"], "beta": details["beta"]}
+    return value, details["x"], details["scores"], bounds, warm
 
 
 def _take(state, idx):
@@ -108,6 +129,18 @@ def _take(state, idx):
         "X": state["X"][idx],
         "scores": {j: v[idx] for j, v in state["scores"].items()},
         "bounds": [(L[idx], U[idx]) for L, U in state["bounds"]],
+        "warm": _index_warm(state["warm"], idx),
+    }
+
+
+def _index_warm(warm, idx):
+    return {key: {j: v[idx] for j, v in part.items()} for key, part in warm.items()}
+
+
+def _join_warm(a, b):
+    return {
+        key: {j: np.concatenate([v, b[key][j]]) for j, v in part.items()}
+        for key, part in a.items()
     }
 
 
@@ -126,26 +159,38 @@ def _join(a, b):
             (np.concatenate([La, Lb]), np.concatenate([Ua, Ub]))
             for (La, Ua), (Lb, Ub) in zip(a["bounds"], b["bounds"], strict=True)
         ],
+        "warm": _join_warm(a["warm"], b["warm"]),
     }
 
 
-def _state(pool, vn, box, C, d, phases, paths, steps, parent=None):
-    value, X, scores, bounds = _evaluate(pool, vn, box, C, d, phases, steps, parent)
+def _state(
+    pool, vn, box, C, d, phases, paths, steps, parent=None, inherit=False, start=None
+):  # fmt: skip
+    value, X, scores, bounds, warm = _evaluate(
+        pool, vn, box, C, d, phases, steps, parent, inherit, start
+    )
     return {"phases": phases, "paths": paths, "value": value, "X": X,
-            "scores": scores, "bounds": bounds}  # fmt: skip
+            "scores": scores, "bounds": bounds, "warm": warm}  # fmt: skip
 
 
-def _evaluate(pool, vn, box, C, d, phases, steps, parent=None):
-    if pool is None or len(phases[0]) < 2:
-        return evaluate(vn, box, C, d, phases, steps, parent)
-    return pool.evaluate(vn, box, C, d, phases, steps, parent)
+def _evaluate(
+    pool, vn, box, C, d, phases, steps, parent=None, inherit=False, start=None
+):  # fmt: skip
+    if pool is not None and len(phases[0]) >= 2:
+        found = pool.evaluate(vn, box, C, d, phases, steps, parent, inherit, start)
+        if found is not None:
+            return found
+    return evaluate(vn, box, C, d, phases, steps, parent, inherit, start)
 
 
-def _one_set(net, vn, prop, box, unsafe, s, deadline, tree, batch, steps, cap, pool):
+def _one_set(
+    net, vn, prop, box, unsafe, s, deadline, tree, batch, steps, warm_steps, cap, pool,
+    root,
+):  # fmt: skip
     C, d = unsafe.C, unsafe.d
     K = len(vn.blocks) - 1
     phases = [np.zeros((1, vn.blocks[j].W.shape[0]), np.int8) for j in range(K)]
-    state = _state(pool, vn, box, C, d, phases, [()], steps)
+    state = _state(pool, vn, box, C, d, phases, [()], steps, root, True)
     n_done, unresolved, low = 1, False, np.inf
 
     def leaf(path, bound):
@@ -214,18 +259,22 @@ def _one_set(net, vn, prop, box, unsafe, s, deadline, tree, batch, steps, cap, p
             ]
         new_phases = [np.concatenate([a, b]) for a, b in zip(*new_phases, strict=True)]
         # a split in the last hidden block leaves every other neuron's bounds as the
-        # parent's: those children skip the recomputation
+        # parent's: those children skip the recomputation; the others start from
+        # the parent's bounds and bound again only the neurons still unstable
         last = np.concatenate([layer, layer]) == K - 1
         parents = [(L[pick], U[pick]) for L, U in state["bounds"]]
         parents = [(np.concatenate([L, L]), np.concatenate([U, U])) for L, U in parents]
+        # children start from their parent's slopes and multipliers
+        warm = _index_warm(state["warm"], np.concatenate([pick, pick]))
         groups = []
         for mask, inherit in ((last, True), (~last, False)):
             if np.any(mask):
                 groups.append(
                     _state(
                         pool, vn, box, C, d, [p[mask] for p in new_phases],
-                        [q for q, m in zip(new_paths, mask, strict=True) if m], steps,
-                        [(L[mask], U[mask]) for L, U in parents] if inherit else None,
+                        [q for q, m in zip(new_paths, mask, strict=True) if m],
+                        warm_steps, [(L[mask], U[mask]) for L, U in parents], inherit,
+                        _index_warm(warm, mask),
                     )
                 )  # fmt: skip
         children = groups[0] if len(groups) == 1 else _join(*groups)
