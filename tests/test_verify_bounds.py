@@ -99,3 +99,56 @@ def test_a_final_softmax_is_verified_on_its_logits():
         np.exp(logits) / np.exp(logits).sum(1, keepdims=True), net.predict(X), rtol=1e-5
     )
     np.testing.assert_allclose(vn.forward(X), logits, rtol=1e-4, atol=1e-5)
+
+
+@pytest.fixture
+def kernels_default():
+    from glassnet import kernels
+
+    yield kernels
+    kernels.enable(None)
+
+
+@pytest.mark.parametrize("per_row_slopes", [False, True])
+def test_the_compiled_relaxation_step_gives_numpys_coefficients(
+    kernels_default, per_row_slopes
+):
+    pytest.importorskip("numba")
+    from glassnet.verification.linear import _relax_step
+
+    rng = np.random.default_rng(4)
+    B, m, n = 5, 7, 11
+    Lam = rng.normal(size=(B, m, n))
+    Lam[0, 0, :3] = 0.0
+    Lam[1, 2, 4] = np.nan
+    s_l = rng.uniform(0, 1, size=(B, m if per_row_slopes else 1, n))
+    s_u, t_l, t_u = rng.uniform(0, 1, size=(3, B, n))
+    out = {}
+    for flag in (False, True):
+        kernels_default.enable(flag)
+        const = np.ones((B, m))
+        out[flag] = (_relax_step(Lam, s_l, s_u, t_l, t_u, const), const)
+    np.testing.assert_array_equal(out[True][0], out[False][0])  # NaN where NaN
+    # the offsets are summed in another order: equal within a few ulps of the sum
+    scale = np.einsum("bmn,bn->bm", np.abs(np.nan_to_num(Lam)), t_l + t_u) + 1.0
+    gap = np.abs(out[True][1] - out[False][1])
+    assert np.isnan(out[True][1][1, 2]) and np.isnan(out[False][1][1, 2])
+    assert np.nanmax(gap / scale) < 1e-14
+
+
+def test_bounds_with_and_without_the_compiled_step_agree(kernels_default):
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(5)
+    net = gn.Sequential(
+        gn.Dense(4, 20, "relu"), gn.Dense(20, 20, "relu"), gn.Dense(20, 3),
+        dtype="float32", seed=5,
+    )  # fmt: skip
+    vn = read_network(net)
+    centre = rng.uniform(-1, 1, size=(6, 4))
+    lower, upper = centre - 0.3, centre + 0.3
+    C, d = rng.normal(size=(2, 3)), rng.normal(size=2)
+    found = {}
+    for flag in (False, True):
+        kernels_default.enable(flag)
+        found[flag] = linear_spec_bounds(vn, lower, upper, C, d)
+    np.testing.assert_allclose(found[True], found[False], rtol=1e-12, atol=1e-12)

@@ -133,6 +133,7 @@ def _build(numba) -> SimpleNamespace:
         normalise_rows=_jit(numba, _normalise_rows),
         row_sums=_jit(numba, _row_sums),
         cross_entropy_rows=_jit(numba, _cross_entropy_rows),
+        relax_step=_jit(numba, _relax_step),
     )
 
 
@@ -273,6 +274,34 @@ def _all_finite(x):
     for i in range(x.shape[0]):
         bad |= x[i] - x[i] != 0  # x - x is 0, or NaN for NaN and +-inf
     return not bad
+
+
+def _relax_step(Lam, s_l, s_u, t_l, t_u, out, const):
+    """A bound's coefficients through a relaxed activation s_l z + t_l <= g(z) <=
+    s_u z + t_u (verification's back-substitution), in one pass: out = Lam s_l where
+    Lam >= 0, else Lam s_u (numpy's ``pos * s_l + neg * s_u`` exactly, the other
+    term being 0), and const += Lam t_l or Lam t_u likewise, summed along the row
+    (in another order than numpy's einsum: within the bound's rounding margin,
+    which holds for any order). Lam, out: (B, m, n); s_l: (B, m or 1, n); s_u, t_l,
+    t_u: (B, n); const: (B, m)."""
+    B, m, n = Lam.shape
+    per_row = s_l.shape[1] != 1
+    for b in range(B):
+        for r in range(m):
+            rs = r if per_row else 0
+            acc = const[b, r] * 0.0
+            for i in range(n):
+                v = Lam[b, r, i]
+                if v > 0:
+                    out[b, r, i] = v * s_l[b, rs, i]
+                    acc += v * t_l[b, i]
+                elif v < 0:
+                    out[b, r, i] = v * s_u[b, i]
+                    acc += v * t_u[b, i]
+                else:  # 0, or NaN (which numpy carries into both)
+                    out[b, r, i] = v * s_l[b, rs, i] + v * s_u[b, i]
+                    acc += v * t_l[b, i]
+            const[b, r] += acc
 
 
 # -- row loops: softmax and cross-entropy, row by row -----------------------------------

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._fast import kernels
 from .interval import U64, interval_bounds
 from .network import Block, VerifiedNetwork
 
@@ -103,15 +104,13 @@ def _backsubstitute(
             s_l, t_l, s_u, t_u = relaxation(net.blocks[j - 1], *bounds[j - 1])
         else:
             s_l, t_l, s_u, t_u = relax[j - 1]
-        pos, neg = np.maximum(Lam, 0.0), np.minimum(Lam, 0.0)
-        const += np.einsum("bmn,bn->bm", pos, t_l) + np.einsum("bmn,bn->bm", neg, t_u)
         magnitude += _dot_abs(Lam_abs, np.maximum(np.abs(t_l), np.abs(t_u)))
         s_l = s_l[:, None, :]
         if alphas is not None and j - 1 in alphas:
             L, U = bounds[j - 1]
             unstable = ((L < 0) & (U > 0))[:, None, :]
             s_l = np.where(unstable, alphas[j - 1], s_l)
-        Lam = pos * s_l + neg * s_u[:, None, :]
+        Lam = _relax_step(Lam, s_l, s_u, t_l, t_u, const)
         slope = np.maximum(np.abs(s_l), np.abs(s_u)[:, None, :])
         Lam_abs = Lam_abs * (slope.max(axis=2, keepdims=True) if row_norms else slope)
     mid, rad = (lower + upper) / 2, (upper - lower) / 2
@@ -123,6 +122,25 @@ def _backsubstitute(
     N = chain + lower.shape[1] + 8
     bound = value + const - 2 * N * U64 * magnitude
     return (bound, Lam) if return_lam else bound
+
+
+def _relax_step(Lam, s_l, s_u, t_l, t_u, const):
+    """Lam through the relaxation: positive coefficients take the lower line (s_l,
+    t_l), negative ones the upper (s_u, t_u); the offsets go into const (in place).
+    Returns the new coefficients. One compiled pass when glassnet's loops are on
+    (``glassnet._fast.kernels``), else numpy's passes."""
+    loops = kernels.get()
+    if loops is not None:
+        out = np.empty_like(Lam)
+        loops.relax_step(
+            np.ascontiguousarray(Lam), np.ascontiguousarray(s_l),
+            np.ascontiguousarray(s_u), np.ascontiguousarray(t_l),
+            np.ascontiguousarray(t_u), out, const,
+        )  # fmt: skip
+        return out
+    pos, neg = np.maximum(Lam, 0.0), np.minimum(Lam, 0.0)
+    const += np.einsum("bmn,bn->bm", pos, t_l) + np.einsum("bmn,bn->bm", neg, t_u)
+    return pos * s_l + neg * s_u[:, None, :]
 
 
 def _absolute(A, row_norms):
