@@ -32,6 +32,7 @@ nothing. Any disagreement is printed loudly and makes the script exit 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -84,9 +85,24 @@ def acas_network(seed: int, samples: int, epochs: int):
     Y = advisory_costs(X)
     layers = [gn.Dense(5, 50, "relu")] + [gn.Dense(50, 50, "relu") for _ in range(5)]
     net = gn.Sequential(*layers, gn.Dense(50, 5), dtype="float32", seed=seed)
-    net.fit(X, Y, loss="mse", optimizer=gn.Adam(lr=2e-3), epochs=epochs,
-            batch_size=64, seed=seed, verbose=0)  # fmt: skip
+    with one_blas_thread():
+        net.fit(X, Y, loss="mse", optimizer=gn.Adam(lr=2e-3), epochs=epochs,
+                batch_size=64, seed=seed, verbose=0)  # fmt: skip
     return net
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Training on one BLAS thread: the same weights on every run. With the
+    default rule the count follows the machine's load (the worker processes of the
+    instances before count), the last bits of the products follow the count, and
+    fifteen epochs carry them into different networks, on which an instance decided
+    by a margin of 0.003 can turn from a quick proof into a timeout."""
+    gn.set_num_threads(1)
+    try:
+        yield
+    finally:
+        gn.set_num_threads(None)
 
 
 def _declare(n_in: int, n_out: int) -> list[str]:
@@ -183,8 +199,9 @@ def mnist_network(X, y, epochs: int):
         gn.Dense(784, 256, "relu"), gn.Dense(256, 256, "relu"),
         gn.Dense(256, 10, "softmax"), dtype="float32", seed=0,
     )  # fmt: skip
-    net.fit(X, y, loss="cross_entropy", optimizer=gn.Adam(lr=1e-3), epochs=epochs,
-            batch_size=64, seed=0, verbose=0)  # fmt: skip
+    with one_blas_thread():
+        net.fit(X, y, loss="cross_entropy", optimizer=gn.Adam(lr=1e-3),
+                epochs=epochs, batch_size=64, seed=0, verbose=0)  # fmt: skip
     return net
 
 

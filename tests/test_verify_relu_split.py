@@ -73,14 +73,24 @@ def test_relu_split_agrees_with_milp_on_every_case(trained):
     assert decided_by_split >= 3  # the sweep reaches branch and bound
 
 
-def test_two_workers_give_the_same_answers(trained):
+def test_two_workers_give_the_same_answers(trained, monkeypatch):
+    from glassnet.verification import parallel
+
+    # the workers start at once, not after a second of search
+    monkeypatch.setattr(parallel, "START_AFTER", 0.0)
+    monkeypatch.setattr(parallel, "START_ROOM", 0.0)
+    monkeypatch.setattr(parallel, "RELU_SPLIT_AFTER", 0)
     net, X = trained
+    used = 0
     for box, c, best, threshold in list(cases(net, X, 4)):
         prop = gn.Property(box, gn.LinearConstraints([-c], [-threshold]))
         one = gn.verify(net, prop, timeout=30.0, method="relu_split", workers=1)
         two = gn.verify(net, prop, timeout=30.0, method="relu_split", workers=2)
         assert one.status == two.status
+        assert one.counts.get("workers", 0) == 0
+        used += two.counts.get("workers", 0) == 2
         check(net, box, c, best, threshold, two)
+    assert used >= 1  # branch and bound ran in the two workers
 
 
 def test_workers_must_be_a_positive_integer(trained):

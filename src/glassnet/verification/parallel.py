@@ -18,6 +18,9 @@ from .relu_split import _index_warm, _join_warm
 
 _NET = None
 MIN_NEURONS = 400  # below this many hidden neurons, a second process does not pay
+START_AFTER = 1.0  # seconds of search before workers start (``LazyPool``)
+START_ROOM = 5.0  # and seconds left at least
+RELU_SPLIT_AFTER = 64  # and subproblems bounded at least, for ReLU splitting
 
 
 def _init(vn) -> None:
@@ -128,41 +131,42 @@ class Pool:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
-def open_pool(vn, workers: int | None):
-    """A ``Pool`` of ``workers`` processes, or None for one (in-process). None picks 2
-    when the machine has 2 cores and the network has at least ``MIN_NEURONS`` hidden
-    neurons, else 1.
-
-    >>> open_pool(None, 1) is None
-    True
-    """
-    if workers is None:
-        hidden = sum(b.W.shape[0] for b in vn.blocks[:-1])
-        two = (os.cpu_count() or 1) >= 2 and hidden >= MIN_NEURONS
-        workers = 2 if two and main_is_guarded() else 1
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise InputError(f"workers must be a positive integer or None, got {workers!r}")
-    return None if workers == 1 else Pool(vn, workers)
-
-
 class LazyPool:
-    """A ``Pool`` opened only once a search has bounded ``after_boxes`` boxes in
-    ``after`` seconds or more and has at least ``room`` seconds left: starting
-    workers costs a second or so, which a short search does not win back.
-    ``get(n_boxes, deadline)`` gives the pool, or None (then bound in process)."""
+    """A ``Pool`` opened only once a search has bounded ``after_boxes`` boxes (or
+    subproblems) in ``after`` seconds or more and has at least ``room`` seconds
+    left: starting workers costs a second or so (each imports glassnet and loads
+    its compiled loops), which a short search does not win back. With workers=None,
+    2 when the machine has 2 cores, the main script can start workers
+    (``main_is_guarded``) and the network has at least ``min_neurons`` hidden
+    neurons, else 1. ``get(n_boxes, deadline)`` gives the pool, or None (then bound
+    in process)."""
 
     def __init__(
-        self, vn, workers: int | None, after: float = 1.0, after_boxes: int = 1024,
-        room: float = 5.0,
+        self, vn, workers: int | None, after: float | None = None,
+        after_boxes: int = 1024, room: float | None = None, min_neurons: int = 0,
     ) -> None:  # fmt: skip
         import time
 
+        after = START_AFTER if after is None else after
+        room = START_ROOM if room is None else room
+
         if workers is None:
-            workers = 2 if (os.cpu_count() or 1) >= 2 and main_is_guarded() else 1
+            hidden = 0 if vn is None else sum(b.W.shape[0] for b in vn.blocks[:-1])
+            two = (os.cpu_count() or 1) >= 2 and hidden >= min_neurons
+            workers = 2 if two and main_is_guarded() else 1
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+            raise InputError(
+                f"workers must be a positive integer or None, got {workers!r}"
+            )
         self.vn, self.workers, self.pool = vn, workers, None
         self.after, self.after_boxes, self.room = after, after_boxes, room
         self.clock = time.perf_counter
         self.start = self.clock()
+
+    @property
+    def started(self) -> int:
+        """How many worker processes are bounding (0: none, all in process)."""
+        return 0 if self.pool is None else self.workers
 
     def get(self, n_boxes: int = 0, deadline: float = float("inf")):
         if self.pool is None and self.workers > 1:

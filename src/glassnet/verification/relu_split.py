@@ -76,7 +76,8 @@ def relu_split(
 ):  # fmt: skip
     """("holds" | "violated" | "timeout" | "unknown", counterexample, bounds, tree,
     n_subproblems) for one region of a ReLU network, one unsafe set at a time (the
-    bounds of sets not reached are -inf)."""
+    bounds of sets not reached are -inf). pool: a ``parallel.LazyPool``, asked for
+    its workers before each batch of children."""
     tree, worst, total = ProofTree(), np.full(len(prop.unsafe), -np.inf), 0
     # the box's own layer bounds, with optimised slopes: every subproblem starts
     # from them (they hold on each, a part of the box), whatever the unsafe set
@@ -190,7 +191,7 @@ def _one_set(
     C, d = unsafe.C, unsafe.d
     K = len(vn.blocks) - 1
     phases = [np.zeros((1, vn.blocks[j].W.shape[0]), np.int8) for j in range(K)]
-    state = _state(pool, vn, box, C, d, phases, [()], steps, root, True)
+    state = _state(None, vn, box, C, d, phases, [()], steps, root, True)
     n_done, unresolved, low = 1, False, np.inf
 
     def leaf(path, bound):
@@ -267,11 +268,12 @@ def _one_set(
         # children start from their parent's slopes and multipliers
         warm = _index_warm(state["warm"], np.concatenate([pick, pick]))
         groups = []
+        workers = None if pool is None else pool.get(n_done, deadline)
         for mask, inherit in ((last, True), (~last, False)):
             if np.any(mask):
                 groups.append(
                     _state(
-                        pool, vn, box, C, d, [p[mask] for p in new_phases],
+                        workers, vn, box, C, d, [p[mask] for p in new_phases],
                         [q for q, m in zip(new_paths, mask, strict=True) if m],
                         warm_steps, [(L[mask], U[mask]) for L, U in parents], inherit,
                         _index_warm(warm, mask),

@@ -128,11 +128,17 @@ def verify(
 
     t = time.perf_counter()
     proof, worst = ProofTree(), np.full(len(prop.unsafe), np.inf)
-    from .parallel import LazyPool, open_pool
+    from . import parallel
 
-    # ReLU splitting opens its workers now (large networks only); input splitting
-    # once its search has run a while
-    pool = open_pool(vn, workers) if split == "relu_split" else LazyPool(vn, workers)
+    # workers start once a search has run a while (for ReLU splitting, on large
+    # networks only)
+    if split == "relu_split":
+        pool = parallel.LazyPool(
+            vn, workers, after_boxes=parallel.RELU_SPLIT_AFTER,
+            min_neurons=parallel.MIN_NEURONS,
+        )  # fmt: skip
+    else:
+        pool = parallel.LazyPool(vn, workers)
     try:
         for box in prop.regions:
             if split == "relu_split":
@@ -151,8 +157,8 @@ def verify(
             if status != "holds":
                 break
     finally:
-        if pool is not None:
-            pool.close()
+        counts["workers"] = pool.started
+        pool.close()
     timings["branch"] = time.perf_counter() - t
     counts["split"] = split
     if status == "violated":
