@@ -8,6 +8,8 @@ test or library function that expects one says so with its own np.errstate.
 
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pytest
 
@@ -16,6 +18,15 @@ import pytest
 def _numpy_errors_raise():
     with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _sigint_as_in_a_terminal():
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(params=["numpy", "kernels"])

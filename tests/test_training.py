@@ -768,3 +768,12 @@ def test_the_quickstart_example_runs(capsys):
     accuracy = float(re.search(r"'accuracy': ([0-9.]+)\}", out).group(1))
     assert accuracy > 0.96
     assert "resumed test accuracy" in out and "its weights were restored" in out
+
+
+def test_an_ignored_sigint_stays_ignored_while_training():
+    # a background job starts with SIGINT ignored: training does not take it over
+    X, y = small_problem()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    history = small_net().fit(X, y, **fit_kwargs())
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    assert history.stop_reason != "interrupted"

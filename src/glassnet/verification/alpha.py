@@ -81,13 +81,13 @@ def alpha_spec_bounds(
             alphas[j] = np.clip(start["alpha"][j], floor[j], 1.0)
         for j in betas:
             betas[j] = np.maximum(start["beta"][j], 0.0)
-    start = np.broadcast_to(C, (B,) + C.shape).copy()
+    lam0 = np.broadcast_to(C, (B,) + C.shape).copy()
     const0 = np.broadcast_to(-d, (B, m)).copy()
     mag0 = np.broadcast_to(np.abs(d), (B, m)).copy()
 
     def sound(al, be):
         return _backsubstitute(
-            net, K, start, bounds, deltas, lower, upper, const0, mag0,
+            net, K, lam0, bounds, deltas, lower, upper, const0, mag0,
             alphas=al, betas=be if beta else None,
         )  # fmt: skip
 
