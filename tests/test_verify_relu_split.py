@@ -120,3 +120,27 @@ def test_softmax_network_refuses_value_properties_but_takes_comparisons():
     label = int(np.argmax(net.predict(x[None])[0]))
     result = gn.verify(net, gn.Property(gn.linf_ball(x, 0.01), stays_class(label, 3)))
     assert result.status in ("holds", "violated", "unknown")
+
+
+@pytest.mark.parametrize("candidates", [1, 8])
+def test_filtered_branching_splits_unstable_relus_and_agrees_with_milp(
+    trained, monkeypatch, candidates
+):
+    from glassnet.verification import relu_split
+
+    monkeypatch.setattr(relu_split, "CANDIDATES", candidates)
+    chosen = []
+    original = relu_split._filtered_choice
+
+    def recording(vn, box, C, d, state, pick, flat, offsets):
+        choice = original(vn, box, C, d, state, pick, flat, offsets)
+        chosen.append(flat[np.arange(len(pick)), choice])
+        return choice
+
+    monkeypatch.setattr(relu_split, "_filtered_choice", recording)
+    net, X = trained
+    for box, c, best, threshold in cases(net, X, 8):
+        prop = gn.Property(box, gn.LinearConstraints([-c], [-threshold]))
+        check(net, box, c, best, threshold, gn.verify(net, prop, workers=1))
+    assert chosen  # branch and bound ran, and every split was of an unstable ReLU
+    assert all(np.all(scores > 0) for scores in chosen)
