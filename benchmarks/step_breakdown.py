@@ -64,24 +64,9 @@ CONTROLLER = ThreadpoolController()
 # -- the machine ---------------------------------------------------------------------------
 def machine_line() -> str:
     """The fields of ``glassnet system`` a speed figure depends on, in one line."""
-    from glassnet.cli.system import report
+    from glassnet.cli.system import one_line, report
 
-    info = report()
-    cpu = info["cpu"]
-    blas = "; ".join(
-        f"{lib['internal_api']} {lib['version']} {lib['architecture']} kernels "
-        f"({lib['num_threads']} threads)"
-        for lib in info["libraries"]
-    )
-    coretype = info["openblas_coretype"]
-    return (
-        f"machine: CPU {cpu['model_name'] or 'unknown'} ({cpu['vendor']}, family "
-        f"{cpu['family']}), AVX-512 kernels for it: {info['avx512_coretype']}; "
-        f"BLAS: {blas or 'none found'}; OPENBLAS_CORETYPE "
-        f"{'not set' if coretype is None else coretype}; compiled loops "
-        f"{info['compiled_loops']}; glassnet {info['glassnet']}, numpy {info['numpy']}, "
-        f"Python {info['python']}"
-    )
+    return one_line(report())
 
 
 # -- setup ---------------------------------------------------------------------------------

@@ -462,18 +462,9 @@ def versions() -> str:
 
 
 def machine_line() -> str:
-    from glassnet.cli.system import report
+    from glassnet.cli.system import one_line, report
 
-    info = report()
-    blas = "; ".join(
-        f"{lib['internal_api']} {lib['version']} {lib['architecture']} kernels, "
-        f"{lib['num_threads']} threads"
-        for lib in info["libraries"]
-    )
-    return (
-        f"glassnet {info['glassnet']}, numpy {info['numpy']}, "
-        f"CPU {info['cpu']['model_name'] or 'unknown'}; BLAS: {blas or 'none found'}"
-    )
+    return one_line(report())
 
 
 def main(argv=None) -> int:

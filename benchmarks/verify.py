@@ -42,7 +42,6 @@ from pathlib import Path
 import numpy as np
 
 import glassnet as gn
-from glassnet.cli.system import report as system_report
 from glassnet.io.atomic import atomic_write
 from glassnet.verification import stays_class
 from glassnet.verification.vnnlib import read_vnnlib
@@ -346,17 +345,9 @@ def markdown(name: str, table: dict) -> str:
 
 
 def machine_line() -> str:
-    info = system_report()
-    cpu = info["cpu"]
-    blas = "; ".join(
-        f"{lib['internal_api']} {lib['version']} {lib['architecture']} kernels, "
-        f"{lib['num_threads']} threads"
-        for lib in info["libraries"]
-    )
-    return (
-        f"glassnet {info['glassnet']}, numpy {info['numpy']}, "
-        f"CPU {cpu['model_name'] or 'unknown'}; BLAS: {blas or 'none found'}"
-    )
+    from glassnet.cli.system import one_line, report
+
+    return one_line(report())
 
 
 def acas_family(args, folder: Path) -> list[dict]:

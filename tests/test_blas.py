@@ -177,6 +177,19 @@ def test_system_command_prints_the_blas_kernels(capsys):
     assert "Compiled loops: " in out and "BLAS threads: " in out
 
 
+def test_one_line_names_what_a_figure_depends_on(monkeypatch):
+    from glassnet.cli.system import one_line, report
+
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    info = report()
+    line = one_line(info)
+    assert "\n" not in line and f"family {info['cpu']['family']}" in line
+    for lib in info["libraries"]:
+        assert f"{lib['architecture']} kernels ({lib['num_threads']} threads)" in line
+    assert "OPENBLAS_CORETYPE Haswell" in line
+    assert f"compiled loops {info['compiled_loops']}" in line
+
+
 def test_system_command_json(capsys):
     assert main(["system", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

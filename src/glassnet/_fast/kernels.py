@@ -12,7 +12,11 @@ code it stands for (in ``glassnet.optim``, ``glassnet.nn.layers``,
 ``glassnet.nn.activations`` and ``glassnet.nn.losses``, under a decorator of
 ``glassnet._fast.ops`` naming the loop; numpy's pairwise row sums included), so the
 results are bitwise the numpy ones (``tests/test_kernels.py`` checks this): they
-change the speed, never the numbers. ``glassnet._fast.ops`` decides when a loop runs,
+change the speed, never the numbers. One loop serves verification instead:
+``relax_step`` (a bound's coefficients through a ReLU relaxation) gives numpy's
+coefficients exactly but sums its offsets in another order, which verification's
+rounding margin covers (``tests/test_verify_bounds.py`` checks both).
+``glassnet._fast.ops`` decides when a training loop runs,
 ``glassnet._fast.fused`` packs its arguments. exp and log are never compiled here:
 numpy's own SIMD exp and log run between the row loops, since a compiled one can
 differ from numpy's in the last bit. Loops run on one core: a second set of threads

@@ -62,6 +62,26 @@ def _numba_installed() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
+def one_line(info: dict) -> str:
+    """The fields of ``report()`` a speed or time figure depends on, in one line (for
+    benchmarks to print beside their figures)."""
+    cpu = info["cpu"]
+    blas = "; ".join(
+        f"{lib['internal_api']} {lib['version']} {lib['architecture']} kernels "
+        f"({lib['num_threads']} threads)"
+        for lib in info["libraries"]
+    )
+    coretype = info["openblas_coretype"]
+    return (
+        f"machine: CPU {cpu['model_name'] or 'unknown'} ({cpu['vendor']}, family "
+        f"{cpu['family']}), AVX-512 kernels for it: {info['avx512_coretype']}; "
+        f"BLAS: {blas or 'none found'}; OPENBLAS_CORETYPE "
+        f"{'not set' if coretype is None else coretype}; compiled loops "
+        f"{info['compiled_loops']}; glassnet {info['glassnet']}, numpy {info['numpy']}, "
+        f"Python {info['python']}"
+    )
+
+
 def text(info: dict) -> str:
     cpu = info["cpu"]
     lines = [
