@@ -92,7 +92,13 @@ def _backsubstitute(
         err = np.einsum("bmn,bn->bm", np.abs(Lam), deltas[j])
         const -= err
         magnitude += _dot_abs(Lam_abs, np.abs(block.b)) + err
-        Lam = _times(Lam, block.W)  # Lambda W: coefficients on a_(j-1)   (B, m, n_in)
+        if j == 0 and not return_lam:
+            # the input's coefficients Lambda W are needed only for the box's
+            # minimum: taken part by part, they stay in the cache
+            value = _box_minimum(Lam, block.W, lower, upper)
+            Lam = None
+        else:
+            Lam = _times(Lam, block.W)  # Lambda W: coefficients on a_(j-1) (B, m, n)
         if row_norms:
             Lam_abs = Lam_abs * np.abs(block.W).sum(axis=1).max()
         else:
@@ -113,15 +119,42 @@ def _backsubstitute(
         Lam = _relax_step(Lam, s_l, s_u, t_l, t_u, const)
         slope = np.maximum(np.abs(s_l), np.abs(s_u)[:, None, :])
         Lam_abs = Lam_abs * (slope.max(axis=2, keepdims=True) if row_norms else slope)
-    mid, rad = (lower + upper) / 2, (upper - lower) / 2
-    value = np.einsum("bmn,bn->bm", Lam, mid) - np.einsum(
-        "bmn,bn->bm", np.abs(Lam), rad
-    )
+    if Lam is not None:
+        value = _minimum_over_box(Lam, lower, upper)
     amax = np.maximum(np.abs(lower), np.abs(upper))
     magnitude += _dot_abs(Lam_abs, amax)
     N = chain + lower.shape[1] + 8
     bound = value + const - 2 * N * U64 * magnitude
     return (bound, Lam) if return_lam else bound
+
+
+def _minimum_over_box(Lam, lower, upper):
+    """min of Lam . x over each box (Lam (B, m, n), boxes (B, n)): Lam . m - |Lam| . r."""
+    mid, rad = (lower + upper) / 2, (upper - lower) / 2
+    return np.einsum("bmn,bn->bm", Lam, mid) - np.einsum("bmn,bn->bm", np.abs(Lam), rad)
+
+
+#: Rows of input coefficients formed at once by ``_box_minimum`` (about 1.6 MB of
+#: float64 at 784 inputs: a core's cache, not main memory).
+BOX_ROWS = 256
+
+
+def _box_minimum(Lam, W, lower, upper):
+    """``_minimum_over_box(Lam W, ...)`` without forming all of Lam W (B, m, n_in):
+    a few boxes at a time. With hundreds of rows per box (bounding a layer's neurons)
+    Lam W is tens of MB, and every pass over it went to main memory, which two
+    processes then shared."""
+    B, m, _ = Lam.shape
+    lower = np.broadcast_to(lower, (B, W.shape[1]))
+    upper = np.broadcast_to(upper, (B, W.shape[1]))
+    per = max(1, BOX_ROWS // m)
+    if per >= B:
+        return _minimum_over_box(_times(Lam, W), lower, upper)
+    value = np.empty((B, m))
+    for start in range(0, B, per):
+        part = slice(start, start + per)
+        value[part] = _minimum_over_box(_times(Lam[part], W), lower[part], upper[part])
+    return value
 
 
 def _relax_step(Lam, s_l, s_u, t_l, t_u, const):

@@ -2,7 +2,11 @@
 
 A batch of subproblems is cut in one part per worker; each worker bounds its part
 (``relu_split.evaluate``) with one BLAS thread, so two workers use two cores without
-oversubscribing them. Processes start by "forkserver" (or "spawn" where there is no
+oversubscribing them. The main process is one of the workers: it bounds the first
+part itself while the worker processes bound the others, so "2 workers" is one
+extra process, and only its part crosses between processes (a main process that
+waited for two workers sat idle, and the one-process search with two BLAS threads
+was faster). Processes start by "forkserver" (or "spawn" where there is no
 forkserver), safe next to threads. The network is sent to each worker once.
 """
 
@@ -53,9 +57,9 @@ class Pool:
         context = multiprocessing.get_context(
             "forkserver" if "forkserver" in methods else "spawn"
         )
-        self.workers, self.broken = workers, False
+        self.vn, self.workers, self.broken = vn, workers, False
         self.executor = ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init, initargs=(vn,)
+            workers - 1, mp_context=context, initializer=_init, initargs=(vn,)
         )
 
     def evaluate(
@@ -67,18 +71,25 @@ class Pool:
 
         if self.broken:
             return None
+        from threadpoolctl import threadpool_limits
+
+        from .relu_split import evaluate
+
         D = len(phases[0])
         cuts = np.array_split(np.arange(D), min(self.workers, D))
+
+        def part(c):
+            return (
+                box, C, d, [p[c] for p in phases], steps,
+                None if parent is None else [(L[c], U[c]) for L, U in parent],
+                inherit, None if start is None else _index_warm(start, c),
+            )  # fmt: skip
+
         try:
-            futures = [
-                self.executor.submit(
-                    _work, box, C, d, [p[c] for p in phases], steps,
-                    None if parent is None else [(L[c], U[c]) for L, U in parent],
-                    inherit, None if start is None else _index_warm(start, c),
-                )
-                for c in cuts
-            ]  # fmt: skip
-            parts = [f.result() for f in futures]
+            futures = [self.executor.submit(_work, *part(c)) for c in cuts[1:]]
+            with threadpool_limits(1):
+                here = evaluate(vn, *part(cuts[0]))
+            parts = [here] + [f.result() for f in futures]
         except (BrokenProcessPool, RuntimeError, OSError):
             self.broken = True
             return None
@@ -105,15 +116,20 @@ class Pool:
 
         if self.broken:
             return None
+        from threadpoolctl import threadpool_limits
+
+        from .branch import _bound_boxes
+
         cuts = np.array_split(np.arange(len(lo)), min(self.workers, len(lo)))
+
+        def part(c):
+            return prop, lo[c], hi[c], [(L[c], U[c]) for L, U in parent]
+
         try:
-            futures = [
-                self.executor.submit(
-                    _bound_work, prop, lo[c], hi[c], [(L[c], U[c]) for L, U in parent]
-                )
-                for c in cuts
-            ]
-            parts = [f.result() for f in futures]
+            futures = [self.executor.submit(_bound_work, *part(c)) for c in cuts[1:]]
+            with threadpool_limits(1):
+                here = _bound_boxes(self.vn, *part(cuts[0]))
+            parts = [here] + [f.result() for f in futures]
         except (BrokenProcessPool, RuntimeError, OSError):
             self.broken = True
             return None
