@@ -225,9 +225,10 @@ class Step:
         self._bound = [
             (
                 layer.params["W"].copy(),
-                np.empty((n, layer.out_features), np.float32),
-                np.empty_like(layer.params["W"]),
-                np.empty((n, layer.in_features), np.float32),
+                np.zeros((n, layer.out_features), np.float32),
+                np.zeros_like(layer.params["W"]),
+                np.zeros((n, layer.in_features), np.float32),
+                np.zeros((layer.out_features, n), np.float32),
             )
             for layer in self.net.layers
         ]
@@ -241,17 +242,28 @@ class Step:
                 start = 0
             self._bound_start = start + n
             A0 = A = X[start : start + n]
-            for W, Z, _, _ in layers:
-                np.matmul(A, W.T, out=Z)  # Z = A W^T
+            for W, Z, _, _, Z_T in layers:
+                bound_forward(A, W, Z, Z_T)  # Z = A W^T
                 A = Z
             dZ = layers[-1][1]
             for k in range(len(layers) - 1, -1, -1):
-                W, _, dW, dA = layers[k]
+                W, _, dW, dA, _ = layers[k]
                 A_prev = A0 if k == 0 else layers[k - 1][1]
                 np.matmul(dZ.T, A_prev, out=dW)  # dW = dZ^T A
                 if k > 0:
                     np.matmul(dZ, W, out=dA)  # dA = dZ W
                     dZ = dA
+
+
+def bound_forward(A, W, Z, Z_T):
+    """The bound's Z = A W^T into Z; for few rows by a large W, into Z_T as
+    Z^T = W A^T, W as stored, which OpenBLAS computes faster there (glassnet's
+    ``ops.matmul`` takes it so, then copies it into Z's layout: the bound does not
+    pay that copy). The values are not used, only the time."""
+    if len(A) <= ops.FEW_ROWS and W.size >= ops.FEW_ROWS_SIZE:
+        np.matmul(W, A.T, out=Z_T)
+    else:
+        np.matmul(A, W.T, out=Z)
 
 
 # -- timing --------------------------------------------------------------------------------

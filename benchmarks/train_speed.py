@@ -18,7 +18,10 @@ measured on 235k parameters): no network anyone trains.
 
 The bound: per layer and batch, the three matrix multiplications a dense layer cannot
 avoid (forward Z = A W^T, backward dW = dZ^T A and dA = dZ W, the last skipped for the
-first layer), into preallocated outputs, nothing else.
+first layer), into preallocated outputs, nothing else. The forward product of few
+rows by a large W is taken as Z^T = W A^T, with W as stored (OpenBLAS is faster at it
+there, and glassnet takes it that way: ``glassnet._fast.ops.matmul``), without the
+copy into Z's layout that glassnet then pays.
 
     python benchmarks/train_speed.py                 # the full table (a few minutes)
     python benchmarks/train_speed.py --json out.json
@@ -101,9 +104,10 @@ def matmul_bound(X, y, batch, threads, sizes):
     def buffers(n):
         if n not in bufs:
             bufs[n] = {
-                "Z": [np.empty((n, W.shape[0]), np.float32) for W in Ws],
-                "dA": [np.empty((n, W.shape[1]), np.float32) for W in Ws],
-                "dW": [np.empty_like(W) for W in Ws],
+                "Z": [np.zeros((n, W.shape[0]), np.float32) for W in Ws],
+                "Z_T": [np.zeros((W.shape[0], n), np.float32) for W in Ws],
+                "dA": [np.zeros((n, W.shape[1]), np.float32) for W in Ws],
+                "dW": [np.zeros_like(W) for W in Ws],
             }
         return bufs[n]
 
@@ -113,8 +117,8 @@ def matmul_bound(X, y, batch, threads, sizes):
                 A0 = X[start : start + batch]
                 b = buffers(A0.shape[0])
                 A = A0
-                for W, Z in zip(Ws, b["Z"], strict=True):
-                    np.matmul(A, W.T, out=Z)  # Z = A W^T
+                for W, Z, Z_T in zip(Ws, b["Z"], b["Z_T"], strict=True):
+                    step_breakdown.bound_forward(A, W, Z, Z_T)  # Z = A W^T
                     A = Z
                 dZ = b["Z"][-1]
                 for k in range(len(Ws) - 1, -1, -1):

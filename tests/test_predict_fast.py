@@ -3,7 +3,8 @@
 The reference is written out here from the equations, Z = A W^T + b, A = max(Z, 0)
 and a = e^(z - max) / sum e^(z - max) per row, each block of ``batch_size`` rows
 multiplied as predict does (a BLAS product's last bits may depend on how many rows
-it is given). Checked for several batch sizes, float32 and float64, with the numpy
+it is given, and a few rows by a large W are multiplied as (W A^T)^T, see
+``ops.matmul``). Checked for several batch sizes, float32 and float64, with the numpy
 code and with the compiled loops (the ``backend`` fixture), and for the per-call
 shortcuts: no thread-rule section for passes of a few rows, the finiteness check
 by one compiled pass (or the BLAS sum when the loops are off or the rows are not
@@ -20,7 +21,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet._fast import threads
+from glassnet._fast import ops, threads
 
 predict_module = sys.modules["glassnet.training.predict"]
 
@@ -48,6 +49,8 @@ def numpy_forward(net, X, block):
         A = X[lo : lo + block]
         for layer in net.layers:
             Z = A @ layer.W.T  # Z = A W^T                                     (n, out)
+            if len(A) <= ops.FEW_ROWS and layer.W.size >= ops.FEW_ROWS_SIZE:
+                Z = np.ascontiguousarray((layer.W @ A.T).T)  # the same, as predict
             Z += layer.b  # + b, to each row
             if layer.activation.name == "relu":
                 A = np.maximum(Z, 0)
@@ -72,6 +75,69 @@ def test_predict_equals_the_numpy_forward_bitwise(backend, dtype, rows, batch_si
     assert got.dtype == np.dtype(dtype) and got.shape == (rows, 5)
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_allclose(got.sum(axis=1), 1, rtol=1e-5)  # softmax rows
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("rows", [1, 5, 32, 64, 65, 200])
+def test_a_wide_first_layer_on_few_rows_equals_the_numpy_forward(
+    backend, dtype, rows, monkeypatch
+):
+    """784 x 96 weights: few rows take the product with W as stored."""
+    from threadpoolctl import threadpool_limits
+
+    name = f"wide/{dtype}/{rows}"
+    net = mlp((784, 96, 10), dtype, name)
+    assert net.layers[0].W.size >= ops.FEW_ROWS_SIZE
+    X = seeded(name).normal(size=(rows, 784)).astype(dtype)
+    gn.set_num_threads(1)
+    try:
+        with threadpool_limits(1, user_api="blas"):
+            got = net.predict(X)
+            expected = numpy_forward(net, X, predict_module.DEFAULT_BATCH)
+    finally:
+        gn.set_num_threads(None)
+    np.testing.assert_array_equal(got, expected)
+    # and the plain A W^T gives the same up to rounding
+    monkeypatch.setattr(ops, "FEW_ROWS", 0)
+    np.testing.assert_allclose(got, net.predict(X), rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("m", "k", "n"),
+    [(1, 784, 256), (32, 784, 256), (64, 300, 300), (65, 784, 256), (32, 100, 100)],
+)
+def test_matmul_of_a_transposed_matrix_is_the_product(dtype, m, k, n):
+    rng = seeded(f"matmul/{m}/{k}/{n}")
+    A = rng.normal(size=(m, k)).astype(dtype)
+    W = rng.normal(size=(n, k)).astype(dtype)
+    exact = A.astype(np.float64) @ W.T.astype(np.float64)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    fresh = ops.matmul(A, W.T)
+    assert fresh.flags.c_contiguous and fresh.shape == (m, n) and fresh.dtype == dtype
+    np.testing.assert_allclose(fresh, exact, rtol=tol, atol=tol * np.sqrt(k))
+    out = np.full((m, n), np.nan, dtype=dtype)
+    assert ops.matmul(A, W.T, out=out) is out
+    np.testing.assert_array_equal(out, fresh)
+
+
+def test_predict_takes_large_batches_in_equal_passes_of_at_most_pass_rows(
+    monkeypatch,
+):
+    for size in (1, 4096, 4097, 8192, 8193, 60_000):
+        rows = predict_module._pass_rows(size)
+        passes = -(-size // rows)
+        assert rows <= max(predict_module.PASS_ROWS, 1)
+        assert passes == -(-size // predict_module.PASS_ROWS)  # no more than needed
+        assert size - (passes - 1) * rows > 0  # the last pass is not empty
+    assert predict_module._pass_rows(60_000) == 4000  # 15 passes of 4,000
+    # and the outputs are those of passes of that size
+    monkeypatch.setattr(predict_module, "PASS_ROWS", 64)
+    net = mlp((20, 16, 5), "float64", "passes")
+    X = seeded("passes").normal(size=(300, 20))
+    np.testing.assert_array_equal(
+        net.predict(X, batch_size=1000), numpy_forward(net, X, 60)
+    )
 
 
 def test_predict_of_products_above_the_split_equals_the_numpy_forward(backend):

@@ -29,15 +29,37 @@ import numpy as np
 
 from . import fused, kernels, threads
 
-
 # -- matrix products -------------------------------------------------------------------
+#: A product of at most this many rows by a transposed matrix of at least
+#: ``FEW_ROWS_SIZE`` entries is taken as (B^T A^T)^T (see ``matmul``).
+FEW_ROWS = 64
+FEW_ROWS_SIZE = 2**16
+
+
 def matmul(A: np.ndarray, B: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """A B for A (m, k) and B (k, n), into ``out`` if given, on the BLAS threads
-    ``threads.for_product`` chooses for m k n multiply-adds."""
+    ``threads.for_product`` chooses for m k n multiply-adds.
+
+    A dense layer's Z = A W^T has B = W^T, a transposed view of W (out, in). For a
+    few rows OpenBLAS is much slower at that than at the same product with both
+    operands as stored, Z^T = W A^T (measured, float32, 32 x 784 by 784 x 256: 220
+    against 155 us on one thread, 139 against 91 on two), so few rows by a large
+    transposed B are computed that way and copied into place transposed."""
     m, k = A.shape
     n = B.shape[1]
     if m * k * n > threads.SPLIT:  # smaller products run on one thread in any case
         threads.for_product(m, k, n)
+    if (
+        m <= FEW_ROWS
+        and k * n >= FEW_ROWS_SIZE
+        and B.flags.f_contiguous
+        and not B.flags.c_contiguous
+    ):
+        Z_T = np.matmul(B.T, A.T)  # (n, m): W A^T, W as stored
+        if out is None:
+            return np.ascontiguousarray(Z_T.T)
+        out[...] = Z_T.T
+        return out
     return np.matmul(A, B, out=out)
 
 
