@@ -152,3 +152,50 @@ def test_bounds_with_and_without_the_compiled_step_agree(kernels_default):
         kernels_default.enable(flag)
         found[flag] = linear_spec_bounds(vn, lower, upper, C, d)
     np.testing.assert_allclose(found[True], found[False], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_in", [3, 40])
+def test_tightened_layer_bounds_are_the_plain_back_substitution(monkeypatch, n_in):
+    """tighten takes the first step's rows of W as they are and the input step in
+    cache-sized parts: the bounds are those of the plain recursion, bit for bit,
+    and every sampled pre-activation lies inside them."""
+    from glassnet.verification import linear
+
+    rng = np.random.default_rng(n_in)
+    net = gn.Sequential(
+        gn.Dense(n_in, 30, "relu"), gn.Dense(30, 30, "relu"), gn.Dense(30, 2),
+        dtype="float32", seed=n_in,
+    )  # fmt: skip
+    vn = read_network(net)
+    centre = rng.uniform(-1, 1, size=(5, n_in))
+    lower, upper = centre - 0.4, centre + 0.4
+    pre, _, deltas = interval_bounds(vn, lower, upper)
+    bounds = [pre[0]]  # the first layer's, as the relaxations are taken from
+    L, U = pre[1]  # the second layer's interval bounds, to be tightened
+    mask = (L < 0) & (U > 0)
+    assert mask.sum() > 10  # enough unstable neurons to bound again
+    monkeypatch.setattr(linear, "BOX_ROWS", 8)  # several parts per call
+    got = linear.tighten(vn, 1, L, U, mask, bounds, deltas, lower, upper)
+    # the plain recursion: unit rows through every product, all of Lam W at once
+    box, neuron = np.nonzero(mask)
+    rank = np.arange(len(box)) - np.searchsorted(box, box)
+    width = int(rank.max()) + 1
+    Lam = np.zeros((5, 2 * width, 30))
+    Lam[box, rank, neuron], Lam[box, width + rank, neuron] = 1.0, -1.0
+    zero = np.zeros((5, 2 * width))
+    monkeypatch.setattr(linear, "BOX_ROWS", 10**9)
+    lb = linear._backsubstitute(
+        vn, 1, Lam, bounds, deltas, lower, upper, zero, zero, row_norms=True
+    )
+    want_L, want_U = L.copy(), U.copy()
+    want_L[box, neuron] = np.maximum(L[box, neuron], lb[box, rank])
+    want_U[box, neuron] = np.minimum(U[box, neuron], -lb[box, width + rank])
+    np.testing.assert_array_equal(got[0], want_L)
+    np.testing.assert_array_equal(got[1], want_U)
+    assert np.any(got[0] > L) or np.any(got[1] < U)  # it did tighten
+    # sound: sampled inputs' pre-activations of the second layer lie inside
+    for b in range(5):
+        X = rng.uniform(lower[b], upper[b], size=(2000, n_in)).astype(np.float32)
+        Z = np.maximum(X @ net.layers[0].W.T + net.layers[0].b, 0)
+        Z = Z @ net.layers[1].W.T + net.layers[1].b
+        assert np.all(Z >= got[0][b] - 1e-5) and np.all(Z <= got[1][b] + 1e-5)

@@ -59,6 +59,7 @@ def relaxation(block: Block, L: np.ndarray, U: np.ndarray):
 def _backsubstitute(
     net, k, Lam, bounds, deltas, lower, upper, start_const, start_abs,
     alphas=None, betas=None, return_lam=False, row_norms=False, relax=None,
+    first=None,
 ):  # fmt: skip
     """Lower bound of Lam . z_k + start_const over each box (Lam: (B, m, n_k)); with
     return_lam, also the bound's coefficients on the input (B, m, n_in).
@@ -72,7 +73,8 @@ def _backsubstitute(
     |v|_1 max |t|): looser by a factor the rounding margin (about 1e-13 of the
     magnitudes) does not feel, and it saves the second product of matrices.
     relax: optional list of each block's ``relaxation`` on ``bounds``, computed once
-    by the caller."""
+    by the caller. first: optional Lam W_k, when the caller has it exactly without a
+    product (rows of W picked by unit rows of Lam)."""
     const = start_const.copy()
     # the absolute recursion: |Lambda| as it goes, or its rows' 1-norms (B, m, 1)
     Lam_abs = np.abs(Lam)
@@ -92,7 +94,9 @@ def _backsubstitute(
         err = np.einsum("bmn,bn->bm", np.abs(Lam), deltas[j])
         const -= err
         magnitude += _dot_abs(Lam_abs, np.abs(block.b)) + err
-        if j == 0 and not return_lam:
+        if j == k and first is not None:
+            Lam = first
+        elif j == 0 and not return_lam:
             # the input's coefficients Lambda W are needed only for the box's
             # minimum: taken part by part, they stay in the cache
             value = _box_minimum(Lam, block.W, lower, upper)
@@ -213,10 +217,14 @@ def tighten(net, k, L, U, mask, bounds, deltas, lower, upper, relax=None):
     width = int(rank.max()) + 1
     Lam = np.zeros((L.shape[0], 2 * width, L.shape[1]))
     Lam[box, rank, neuron], Lam[box, width + rank, neuron] = 1.0, -1.0
+    # Lam W_k: the rows +-W_k[i], exactly what the product would give
+    W = net.blocks[k].W
+    first = np.zeros((L.shape[0], 2 * width, W.shape[1]))
+    first[box, rank], first[box, width + rank] = W[neuron], -W[neuron]
     zero = np.zeros((L.shape[0], 2 * width))
     lb = _backsubstitute(
         net, k, Lam, bounds, deltas, lower, upper, zero, zero, row_norms=True,
-        relax=relax,
+        relax=relax, first=first,
     )  # fmt: skip
     L[box, neuron] = np.maximum(L[box, neuron], lb[box, rank])
     U[box, neuron] = np.minimum(U[box, neuron], -lb[box, width + rank])
