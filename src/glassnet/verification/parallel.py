@@ -5,8 +5,12 @@ A batch of subproblems is cut in one part per worker; each worker bounds its par
 oversubscribing them. The main process is one of the workers: it bounds the first
 part itself while the worker processes bound the others, so "2 workers" is one
 extra process, and only its part crosses between processes (a main process that
-waited for two workers sat idle, and the one-process search with two BLAS threads
-was faster). Processes start by "forkserver" (or "spawn" where there is no
+waited for two workers sat idle). Input splitting's many small products run on one
+BLAS thread, so a second process doubles its speed; ReLU splitting's products over
+hundreds of neurons already use both cores through the BLAS threads, and a second
+process did not make it faster (6,947 to 8,131 subproblems in 20 s in one process,
+6,531 and 7,747 with two, on the benchmark's hardest MNIST-like instance), so
+``verify`` starts workers for it only when asked. Processes start by "forkserver" (or "spawn" where there is no
 forkserver), safe next to threads. The network is sent to each worker once.
 """
 
@@ -21,7 +25,6 @@ from ..errors import InputError
 from .relu_split import _index_warm, _join_warm
 
 _NET = None
-MIN_NEURONS = 400  # below this many hidden neurons, a second process does not pay
 START_AFTER = 1.0  # seconds of search before workers start (``LazyPool``)
 START_ROOM = 5.0  # and seconds left at least
 RELU_SPLIT_AFTER = 64  # and subproblems bounded at least, for ReLU splitting
@@ -152,14 +155,13 @@ class LazyPool:
     subproblems) in ``after`` seconds or more and has at least ``room`` seconds
     left: starting workers costs a second or so (each imports glassnet and loads
     its compiled loops), which a short search does not win back. With workers=None,
-    2 when the machine has 2 cores, the main script can start workers
-    (``main_is_guarded``) and the network has at least ``min_neurons`` hidden
-    neurons, else 1. ``get(n_boxes, deadline)`` gives the pool, or None (then bound
-    in process)."""
+    2 when the machine has 2 cores and the main script can start workers
+    (``main_is_guarded``), else 1. ``get(n_boxes, deadline)`` gives the pool, or
+    None (then bound in process)."""
 
     def __init__(
         self, vn, workers: int | None, after: float | None = None,
-        after_boxes: int = 1024, room: float | None = None, min_neurons: int = 0,
+        after_boxes: int = 1024, room: float | None = None,
     ) -> None:  # fmt: skip
         import time
 
@@ -167,8 +169,7 @@ class LazyPool:
         room = START_ROOM if room is None else room
 
         if workers is None:
-            hidden = 0 if vn is None else sum(b.W.shape[0] for b in vn.blocks[:-1])
-            two = (os.cpu_count() or 1) >= 2 and hidden >= min_neurons
+            two = (os.cpu_count() or 1) >= 2
             workers = 2 if two and main_is_guarded() else 1
         if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
             raise InputError(

@@ -31,10 +31,10 @@ def verify(
     seconds): "input_split" splits the input box, "relu_split" splits unstable ReLUs
     (ReLU networks only); "auto" and "bab" split inputs up to
     ``INPUT_SPLIT_MAX_INPUTS`` inputs and ReLUs above. workers: processes bounding
-    branch and bound's batches (None: 2 on a machine with 2 cores or more, for
-    input splitting once its search has run a while and when the main script
-    guards its entry point, for ReLU splitting when the network is large enough to
-    pay; else 1). "holds" is sound for the model as it
+    branch and bound's batches (None: for input splitting 2 on a machine with 2
+    cores or more, once its search has run a while and when the main script guards
+    its entry point, else 1; for ReLU splitting 1, whose products use the cores
+    through the BLAS threads). "holds" is sound for the model as it
     computes in its dtype; "violated" carries a counterexample (x, y) confirmed by
     the model's own forward pass.
 
@@ -130,12 +130,14 @@ def verify(
     proof, worst = ProofTree(), np.full(len(prop.unsafe), np.inf)
     from . import parallel
 
-    # workers start once a search has run a while (for ReLU splitting, on large
-    # networks only)
+    # workers start once a search has run a while; ReLU splitting runs in one
+    # process unless asked for more: its products of matrices over hundreds of
+    # neurons already use both cores through the BLAS threads, and a second process
+    # bounded no more subproblems a second (``parallel``)
     if split == "relu_split":
         pool = parallel.LazyPool(
-            vn, workers, after_boxes=parallel.RELU_SPLIT_AFTER,
-            min_neurons=parallel.MIN_NEURONS,
+            vn, 1 if workers is None else workers,
+            after_boxes=parallel.RELU_SPLIT_AFTER,
         )  # fmt: skip
     else:
         pool = parallel.LazyPool(vn, workers)
