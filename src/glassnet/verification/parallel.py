@@ -10,12 +10,14 @@ BLAS thread, so a second process doubles its speed; ReLU splitting's products ov
 hundreds of neurons already use both cores through the BLAS threads, and a second
 process did not make it faster (6,947 to 8,131 subproblems in 20 s in one process,
 6,531 and 7,747 with two, on the benchmark's hardest MNIST-like instance), so
-``verify`` starts workers for it only when asked. Processes start by "forkserver" (or "spawn" where there is no
-forkserver), safe next to threads. The network is sent to each worker once.
+``verify`` starts workers for it only when asked. Processes start by "forkserver"
+(or "spawn" where there is no forkserver), safe next to threads. The network is
+sent to each worker once.
 """
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 
@@ -28,6 +30,20 @@ _NET = None
 START_AFTER = 1.0  # seconds of search before workers start (``LazyPool``)
 START_ROOM = 5.0  # and seconds left at least
 RELU_SPLIT_AFTER = 64  # and subproblems bounded at least, for ReLU splitting
+
+
+@functools.cache
+def _controller():
+    """threadpoolctl's view of the BLAS libraries, made once (making one scans the
+    loaded libraries: about a millisecond, per batch otherwise)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _one_blas_thread():
+    """The main process's part of a batch runs on one BLAS thread, as the workers."""
+    return _controller().limit(limits=1, user_api="blas")
 
 
 def _init(vn) -> None:
@@ -74,8 +90,6 @@ class Pool:
 
         if self.broken:
             return None
-        from threadpoolctl import threadpool_limits
-
         from .relu_split import evaluate
 
         D = len(phases[0])
@@ -90,7 +104,7 @@ class Pool:
 
         try:
             futures = [self.executor.submit(_work, *part(c)) for c in cuts[1:]]
-            with threadpool_limits(1):
+            with _one_blas_thread():
                 here = evaluate(vn, *part(cuts[0]))
             parts = [here] + [f.result() for f in futures]
         except (BrokenProcessPool, RuntimeError, OSError):
@@ -119,8 +133,6 @@ class Pool:
 
         if self.broken:
             return None
-        from threadpoolctl import threadpool_limits
-
         from .branch import _bound_boxes
 
         cuts = np.array_split(np.arange(len(lo)), min(self.workers, len(lo)))
@@ -130,7 +142,7 @@ class Pool:
 
         try:
             futures = [self.executor.submit(_bound_work, *part(c)) for c in cuts[1:]]
-            with threadpool_limits(1):
+            with _one_blas_thread():
                 here = _bound_boxes(self.vn, *part(cuts[0]))
             parts = [here] + [f.result() for f in futures]
         except (BrokenProcessPool, RuntimeError, OSError):
