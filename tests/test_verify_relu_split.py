@@ -132,9 +132,9 @@ def test_filtered_branching_splits_unstable_relus_and_agrees_with_milp(
     chosen = []
     original = relu_split._filtered_choice
 
-    def recording(vn, box, C, d, state, pick, flat, offsets):
-        choice = original(vn, box, C, d, state, pick, flat, offsets)
-        chosen.append(flat[np.arange(len(pick)), choice])
+    def recording(vn, box, C, d, state, flat, offsets):
+        choice = original(vn, box, C, d, state, flat, offsets)
+        chosen.append(flat[np.arange(len(flat)), choice])
         return choice
 
     monkeypatch.setattr(relu_split, "_filtered_choice", recording)

@@ -1,4 +1,4 @@
-"""Both cores for ReLU-split branch and bound: subproblem batches in worker processes.
+"""Both cores for branch and bound: batches of boxes or subproblems in worker processes.
 
 A batch of subproblems is cut in one part per worker; each worker bounds its part
 (``relu_split.evaluate``) with one BLAS thread, so two workers use two cores without

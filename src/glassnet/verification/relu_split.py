@@ -245,11 +245,10 @@ def _one_set(
             return "unknown", None, min(low, frontier.value.min()), n_done
         # split the lowest-bounded subproblems on their best ReLU
         state = frontier.pop(frontier.lowest(batch))
-        pick = np.arange(len(state["paths"]))
         flat = np.concatenate([state["scores"][j] for j in range(K)], axis=1)
         flat = np.where(_unstable(state, K), flat + 1e-12, -1.0)
         offsets = np.cumsum([0] + [p.shape[1] for p in state["phases"]])
-        choice = _filtered_choice(vn, box, C, d, state, pick, flat, offsets)
+        choice = _filtered_choice(vn, box, C, d, state, flat, offsets)
         layer = np.searchsorted(offsets, choice, side="right") - 1
         neuron = choice - offsets[layer]
         new_phases, new_paths = [], []
@@ -271,7 +270,7 @@ def _one_set(
             (np.concatenate([L, L]), np.concatenate([U, U])) for L, U in state["bounds"]
         ]
         # children start from their parent's slopes and multipliers
-        warm = _index_warm(state["warm"], np.concatenate([pick, pick]))
+        warm = _join_warm(state["warm"], state["warm"])
         groups = []
         workers = None if pool is None else pool.get(n_done, deadline)
         for mask, inherit in ((last, True), (~last, False)):
@@ -386,22 +385,22 @@ def _dual_bound(vn, box, C, d, bounds, i, signs, duals):
 CANDIDATES = 8
 
 
-def _filtered_choice(vn, box, C, d, state, pick, flat, offsets):
-    """The ReLU to split in each picked subproblem (a flat index), by filtered smart
+def _filtered_choice(vn, box, C, d, state, flat, offsets):
+    """The ReLU to split in each subproblem of state (a flat index), by filtered smart
     branching: of its ``CANDIDATES`` highest-scoring unstable ReLUs, the one whose
     two children have the highest lower bound, each child bounded cheaply (the
     parent's layer bounds with that neuron's phase fixed, and the parent's slopes
     and multipliers, in one back-substitution for all candidates). The score alone
     is a guess at what a split gains; this measures it, at the price of two
     back-substitutions per candidate (a fraction of one child's slope ascent)."""
-    P, k = len(pick), min(CANDIDATES, flat.shape[1])
+    P, k = len(flat), min(CANDIDATES, flat.shape[1])
     top = np.argsort(-flat, axis=1)[:, :k]  # (P, k)
     valid = np.take_along_axis(flat, top, axis=1) > 0
     K = len(vn.blocks) - 1
     layer = np.searchsorted(offsets, top, side="right") - 1
     neuron = top - offsets[layer]
-    # 2 k children per pick: rows (pick, candidate, side)
-    rows = np.repeat(pick, 2 * k)
+    # 2 k children per subproblem: rows (subproblem, candidate, side)
+    rows = np.repeat(np.arange(P), 2 * k)
     cand_layer, cand_neuron = (
         np.repeat(layer, 2, axis=1).ravel(),
         np.repeat(neuron, 2, axis=1).ravel(),
