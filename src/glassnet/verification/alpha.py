@@ -65,22 +65,33 @@ def alpha_spec_bounds(
         rows = linear_spec_bounds(net, lower, upper, C, d)
         return (rows, None) if return_details else rows
     relax = [relaxation(net.blocks[j], *bounds[j]) for j in range(K)]
+    # the ascent only looks for good slopes and multipliers, and the bound it finds
+    # is recomputed in float64 with its margins: float32 serves it, at half the
+    # memory traffic (the products of matrices are most of its time)
+    f32 = np.float32
+    search = (
+        net.single(), C.astype(f32), d.astype(f32),
+        [(L, U) for L, U in bounds[: K + 1]],
+        [delta.astype(f32) for delta in deltas[: K + 1]],
+        [tuple(part.astype(f32) for part in r) for r in relax],
+        lower.astype(f32), upper.astype(f32),
+    )  # fmt: skip
     alphas, floor = {}, {}
     for j in range(K):
         if net.blocks[j].activation in SLOPED:
             floor[j] = net.blocks[j].slope if net.blocks[j].activation != "relu" else 0
             alphas[j] = np.broadcast_to(
                 relax[j][0][:, None, :], (B, m, relax[j][0].shape[1])
-            ).copy()
+            ).astype(f32)
     betas = {}
     if beta:
         for j in alphas:
             betas[j] = np.zeros_like(alphas[j])
     if start is not None:
         for j in alphas:
-            alphas[j] = np.clip(start["alpha"][j], floor[j], 1.0)
+            alphas[j] = np.clip(start["alpha"][j], floor[j], 1.0).astype(f32)
         for j in betas:
-            betas[j] = np.maximum(start["beta"][j], 0.0)
+            betas[j] = np.maximum(start["beta"][j], 0.0).astype(f32)
     lam0 = np.broadcast_to(C, (B,) + C.shape).copy()
     const0 = np.broadcast_to(-d, (B, m)).copy()
     mag0 = np.broadcast_to(np.abs(d), (B, m)).copy()
@@ -91,16 +102,14 @@ def alpha_spec_bounds(
             alphas=al, betas=be if beta else None,
         )  # fmt: skip
 
-    best = sound(alphas, betas)
+    best = np.full((B, m), -np.inf, dtype=f32)
     best_alpha = {j: a.copy() for j, a in alphas.items()}
     best_beta = {j: b.copy() for j, b in betas.items()}
     params = [(alphas, j) for j in alphas] + [(betas, j) for j in betas]
     moments = {(id(p), j): (0.0, 0.0) for p, j in params}
     value = details = None
     for step in range(1, steps + 1):
-        value, grads, details = _value_and_grad(
-            net, K, C, d, bounds, deltas, relax, lower, upper, alphas, betas
-        )
+        value, grads, details = _value_and_grad(K, *search, alphas, betas)
         better = value > best
         if np.any(better):
             for j in alphas:
@@ -115,7 +124,7 @@ def alpha_spec_bounds(
             m2 = 0.999 * m2 + 0.001 * g * g
             moments[(id(p), j)] = (m1, m2)
             step_size = lr * np.sqrt(1 - 0.999**step) / (1 - 0.9**step)
-            p[j] = p[j] + step_size * m1 / (np.sqrt(m2) + 1e-8)
+            p[j] = p[j] + f32(step_size) * m1 / (np.sqrt(m2) + f32(1e-8))
             if p is alphas:
                 p[j] = np.clip(p[j], floor[j], 1.0)
             else:
@@ -127,15 +136,18 @@ def alpha_spec_bounds(
     if not return_details:
         return rows
     if details is None:
-        _, _, details = _value_and_grad(
-            net, K, C, d, bounds, deltas, relax, lower, upper, best_alpha, best_beta
-        )
-    return rows, {**details, "alpha": best_alpha, "beta": best_beta}
+        _, _, details = _value_and_grad(K, *search, best_alpha, best_beta)
+    # the minimising corner of each row, in float64 (inside the box exactly)
+    mid, rad = (lower + upper) / 2, (upper - lower) / 2
+    x = mid[:, None, :] - details.pop("side") * rad[:, None, :]
+    return rows, {**details, "x": x, "alpha": best_alpha, "beta": best_beta}
 
 
-def _value_and_grad(net, K, C, d, bounds, deltas, relax, lower, upper, alphas, betas):
+def _value_and_grad(K, net, C, d, bounds, deltas, relax, lower, upper, alphas, betas):
     """The bound without rounding margins, its gradient in alpha and beta, and the
-    details (minimising inputs, branching scores)."""
+    details: the side of the box that minimises each input coefficient (the sign
+    of -x + mid, (B, m, n_in)) and the branching scores. Computes in the dtype of
+    net's weights; bounds (float64) only mark which neurons are stable."""
     B = lower.shape[0]
     Lam = np.broadcast_to(C, (B,) + C.shape)
     const = np.broadcast_to(-d, (B, C.shape[0])).copy()
@@ -144,7 +156,8 @@ def _value_and_grad(net, K, C, d, bounds, deltas, relax, lower, upper, alphas, b
         block = net.blocks[j]
         if j in betas:
             L, U = bounds[j]
-            signs[j] = np.where(L >= 0, 1.0, np.where(U <= 0, -1.0, 0.0))[:, None, :]
+            sign = np.where(L >= 0, 1.0, np.where(U <= 0, -1.0, 0.0))
+            signs[j] = sign.astype(Lam.dtype)[:, None, :]
             Lam = Lam - signs[j] * betas[j]
         lams[j] = Lam
         const += Lam @ block.b - np.einsum("bmn,bn->bm", np.abs(Lam), deltas[j])
@@ -168,7 +181,8 @@ def _value_and_grad(net, K, C, d, bounds, deltas, relax, lower, upper, alphas, b
         + np.einsum("bmn,bn->bm", A0, mid)
         - np.einsum("bmn,bn->bm", np.abs(A0), rad)
     )
-    x_star = mid[:, None, :] - np.sign(A0) * rad[:, None, :]
+    side = np.sign(A0)
+    x_star = mid[:, None, :] - side * rad[:, None, :]
     grads, scores = {}, {}
     G_A = x_star  # d value / d A_0
     for j in range(0, K):
@@ -193,7 +207,7 @@ def _value_and_grad(net, K, C, d, bounds, deltas, relax, lower, upper, alphas, b
             unstable[:, 0, :], -L * U / np.where(unstable[:, 0, :], U - L, 1.0), 0.0
         )
         scores[j] = np.abs(A).sum(axis=1) * width
-    return value, grads, {"x": x_star, "scores": scores}
+    return value, grads, {"side": side, "scores": scores}
 
 
 def optimised_layer_bounds(net, lower, upper, bounds, deltas, steps: int = 20):

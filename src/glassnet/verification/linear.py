@@ -119,7 +119,9 @@ def _backsubstitute(
         if alphas is not None and j - 1 in alphas:
             L, U = bounds[j - 1]
             unstable = ((L < 0) & (U > 0))[:, None, :]
-            s_l = np.where(unstable, alphas[j - 1], s_l)
+            s_l = np.where(
+                unstable, _lower_slope(net.blocks[j - 1], alphas[j - 1]), s_l
+            )
         Lam = _relax_step(Lam, s_l, s_u, t_l, t_u, const)
         slope = np.maximum(np.abs(s_l), np.abs(s_u)[:, None, :])
         Lam_abs = Lam_abs * (slope.max(axis=2, keepdims=True) if row_norms else slope)
@@ -130,6 +132,13 @@ def _backsubstitute(
     N = chain + lower.shape[1] + 8
     bound = value + const - 2 * N * U64 * magnitude
     return (bound, Lam) if return_lam else bound
+
+
+def _lower_slope(block, alpha):
+    """alpha in float64, projected onto [slope, 1], where a = alpha z is below the
+    (leaky) ReLU: slopes found in float32 may round to just under a leaky slope."""
+    floor = block.slope if block.activation == "leaky_relu" else 0.0
+    return np.clip(np.asarray(alpha, dtype=np.float64), floor, 1.0)
 
 
 def _minimum_over_box(Lam, lower, upper):

@@ -20,7 +20,7 @@ glassnet evaluates it, in any summation order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -69,6 +69,19 @@ class VerifiedNetwork:
     dropped_softmax: bool
     n_inputs: int
     n_outputs: int
+    _single: VerifiedNetwork | None = field(default=None, repr=False, compare=False)
+
+    def single(self) -> VerifiedNetwork:
+        """The same blocks in float32, made once: for searches whose result is
+        recomputed in float64 before anything is concluded from it (the slope
+        ascent), at half the memory traffic of float64."""
+        if self._single is None:
+            blocks = [
+                replace(b, W=b.W.astype(np.float32), b=b.b.astype(np.float32))
+                for b in self.blocks
+            ]
+            self._single = replace(self, blocks=blocks)
+        return self._single
 
     def forward(self, X: np.ndarray) -> np.ndarray:
         """The real-valued network in float64, for search (never for a verdict)."""

@@ -41,9 +41,15 @@ def phase_bounds(vn, lower, upper, phases, parent=None, inherit=False):
     which changes no other neuron's bounds); without, they are intersected with the
     interval bounds and only the neurons they leave unstable (and not fixed) are
     bounded again by back-substitution: a stable neuron's relaxation is exact
-    whatever its bounds."""
+    whatever its bounds.
+
+    lower, upper: the box, (1, n_in), shared by the D subproblems: its interval
+    bounds and rounding margins are computed once."""
+    D = len(phases[0])
     pre, _, deltas = interval_bounds(vn, lower, upper)
-    D = lower.shape[0]
+    pre = [tuple(np.broadcast_to(v, (D, v.shape[1])) for v in Lu) for Lu in pre]
+    deltas = [np.broadcast_to(delta, (D, delta.shape[1])) for delta in deltas]
+    lower, upper = (np.broadcast_to(v, (D, v.shape[1])) for v in (lower, upper))
     bounds, infeasible = [], np.zeros(D, dtype=bool)
     for k, block in enumerate(vn.blocks):
         L, U = pre[k]
@@ -72,8 +78,8 @@ def phase_bounds(vn, lower, upper, phases, parent=None, inherit=False):
 
 
 def relu_split(
-    net, vn, prop, box, deadline, *, batch: int = 16, steps: int = 40,
-    warm_steps: int = 20, max_domains: int = 20_000, pool=None,
+    net, vn, prop, box, deadline, *, batch: int = 48, steps: int = 40,
+    warm_steps: int = 8, max_domains: int = 20_000, pool=None,
 ):  # fmt: skip
     """("holds" | "violated" | "timeout" | "unknown", counterexample, bounds, tree,
     n_subproblems) for one region of a ReLU network, one unsafe set at a time (the
@@ -106,9 +112,11 @@ def evaluate(vn, box, C, d, phases, steps, parent=None, inherit=False, start=Non
     subproblem; parent, inherit: as in ``phase_bounds``; start, warm: the slopes and
     multipliers to start from and the best found (``alpha_spec_bounds``)."""
     D = len(phases[0])
+    bounds, deltas, infeasible = phase_bounds(
+        vn, box.lower[None], box.upper[None], phases, parent, inherit
+    )
     lo = np.repeat(box.lower[None], D, axis=0)
     hi = np.repeat(box.upper[None], D, axis=0)
-    bounds, deltas, infeasible = phase_bounds(vn, lo, hi, phases, parent, inherit)
     rows, details = alpha_spec_bounds(
         vn, lo, hi, C, d, bounds=bounds, deltas=deltas, beta=True, steps=steps,
         return_details=True, start=start,
