@@ -57,7 +57,9 @@ def phase_bounds(vn, lower, upper, phases, parent=None, inherit=False):
             L, U = parent[k]
         elif parent is not None:
             L, U = np.maximum(L, parent[k][0]), np.minimum(U, parent[k][1])
-            if k > 0:
+            # an identity output block's bounds enter no relaxation: the interval
+            # and the parent's serve
+            if 0 < k and not (k == len(phases) and block.activation == "identity"):
                 free = (L < 0) & (U > 0)
                 if k < len(phases):
                     free &= phases[k] == 0
