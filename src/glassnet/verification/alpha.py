@@ -148,6 +148,44 @@ def _value_and_grad(K, net, C, d, bounds, deltas, relax, lower, upper, alphas, b
     details: the side of the box that minimises each input coefficient (the sign
     of -x + mid, (B, m, n_in)) and the branching scores. Computes in the dtype of
     net's weights; bounds (float64) only mark which neurons are stable."""
+    value, (lams, coefs, signs, slopes) = bound_value(
+        K, net, C, d, bounds, deltas, relax, lower, upper, alphas, betas
+    )
+    mid, rad = (lower + upper) / 2, (upper - lower) / 2
+    side = np.sign(coefs[0])
+    x_star = mid[:, None, :] - side * rad[:, None, :]
+    grads, scores = {}, {}
+    G_A = x_star  # d value / d A_0
+    for j in range(0, K):
+        block = net.blocks[j]
+        G_Lam = (
+            _times(G_A, block.W.T) + block.b - np.sign(lams[j]) * deltas[j][:, None, :]
+        )
+        if j in betas:
+            grads[("beta", j)] = -signs[j] * G_Lam
+        A = coefs[j + 1]
+        s_l, t_l, s_u, t_u = relax[j]
+        L, U = bounds[j]
+        unstable = ((L < 0) & (U > 0))[:, None, :]
+        if j in alphas:
+            grads[("alpha", j)] = np.where(unstable, G_Lam * np.maximum(A, 0.0), 0.0)
+        G_A = np.where(A > 0, G_Lam * slopes[j], G_Lam * s_u[:, None, :]) + np.where(
+            A > 0, t_l[:, None, :], t_u[:, None, :]
+        )
+        # the looseness of the upper relaxation the bound pays for: |A| t_u on the
+        # negative coefficients (BaBSR-like), plus a share for the positive ones
+        width = np.where(
+            unstable[:, 0, :], -L * U / np.where(unstable[:, 0, :], U - L, 1.0), 0.0
+        )
+        scores[j] = np.abs(A).sum(axis=1) * width
+    return value, grads, {"side": side, "scores": scores}
+
+
+def bound_value(K, net, C, d, bounds, deltas, relax, lower, upper, alphas, betas):
+    """The bound on C y - d (B, m) for the given slopes and multipliers, without
+    rounding margins (for searches, never for a verdict), in the dtype of net's
+    weights, and what its gradient reuses: each block's coefficients before and
+    after its weights, the constraint signs and the lower slopes."""
     B = lower.shape[0]
     Lam = np.broadcast_to(C, (B,) + C.shape)
     const = np.broadcast_to(-d, (B, C.shape[0])).copy()
@@ -181,33 +219,7 @@ def _value_and_grad(K, net, C, d, bounds, deltas, relax, lower, upper, alphas, b
         + np.einsum("bmn,bn->bm", A0, mid)
         - np.einsum("bmn,bn->bm", np.abs(A0), rad)
     )
-    side = np.sign(A0)
-    x_star = mid[:, None, :] - side * rad[:, None, :]
-    grads, scores = {}, {}
-    G_A = x_star  # d value / d A_0
-    for j in range(0, K):
-        block = net.blocks[j]
-        G_Lam = (
-            _times(G_A, block.W.T) + block.b - np.sign(lams[j]) * deltas[j][:, None, :]
-        )
-        if j in betas:
-            grads[("beta", j)] = -signs[j] * G_Lam
-        A = coefs[j + 1]
-        s_l, t_l, s_u, t_u = relax[j]
-        L, U = bounds[j]
-        unstable = ((L < 0) & (U > 0))[:, None, :]
-        if j in alphas:
-            grads[("alpha", j)] = np.where(unstable, G_Lam * np.maximum(A, 0.0), 0.0)
-        G_A = np.where(A > 0, G_Lam * slopes[j], G_Lam * s_u[:, None, :]) + np.where(
-            A > 0, t_l[:, None, :], t_u[:, None, :]
-        )
-        # the looseness of the upper relaxation the bound pays for: |A| t_u on the
-        # negative coefficients (BaBSR-like), plus a share for the positive ones
-        width = np.where(
-            unstable[:, 0, :], -L * U / np.where(unstable[:, 0, :], U - L, 1.0), 0.0
-        )
-        scores[j] = np.abs(A).sum(axis=1) * width
-    return value, grads, {"side": side, "scores": scores}
+    return value, (lams, coefs, signs, slopes)
 
 
 def optimised_layer_bounds(net, lower, upper, bounds, deltas, steps: int = 20):

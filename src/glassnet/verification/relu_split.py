@@ -23,11 +23,11 @@ import time
 
 import numpy as np
 
-from .alpha import alpha_spec_bounds, optimised_layer_bounds
+from .alpha import alpha_spec_bounds, bound_value, optimised_layer_bounds
 from .falsify import confirm, pgd
 from .frontier import Frontier
 from .interval import interval_bounds
-from .linear import _backsubstitute, tighten
+from .linear import _backsubstitute, relaxation, tighten
 from .result import ProofTree
 
 
@@ -402,7 +402,8 @@ def _filtered_choice(vn, box, C, d, state, flat, offsets):
     parent's layer bounds with that neuron's phase fixed, and the parent's slopes
     and multipliers, in one back-substitution for all candidates). The score alone
     is a guess at what a split gains; this measures it, at the price of two
-    back-substitutions per candidate (a fraction of one child's slope ascent)."""
+    back-substitutions per candidate (a fraction of one child's slope ascent),
+    taken in float32."""
     P, k = len(flat), min(CANDIDATES, flat.shape[1])
     top = np.argsort(-flat, axis=1)[:, :k]  # (P, k)
     valid = np.take_along_axis(flat, top, axis=1) > 0
@@ -425,18 +426,25 @@ def _filtered_choice(vn, box, C, d, state, flat, offsets):
             L[at, i] = np.where(side[at] > 0, np.maximum(L[at, i], 0.0), L[at, i])
             U[at, i] = np.where(side[at] < 0, np.minimum(U[at, i], 0.0), U[at, i])
         bounds.append((L, np.maximum(U, L)))
+    # the children's bounds only rank the candidates: in float32, without margins
+    f32 = np.float32
     B = len(rows)
-    lo = np.broadcast_to(box.lower, (B, box.size))
-    hi = np.broadcast_to(box.upper, (B, box.size))
+    lo = np.broadcast_to(box.lower.astype(f32), (B, box.size))
+    hi = np.broadcast_to(box.upper.astype(f32), (B, box.size))
     _, _, deltas = interval_bounds(vn, box.lower[None], box.upper[None])
-    deltas = [np.broadcast_to(delta, (B, delta.shape[1])) for delta in deltas]
+    deltas = [
+        np.broadcast_to(delta.astype(f32), (B, delta.shape[1])) for delta in deltas
+    ]
+    relax = [
+        tuple(part.astype(f32) for part in relaxation(vn.blocks[j], *bounds[j]))
+        for j in range(K)
+    ]
     warm = _index_warm(state["warm"], rows)
-    m = C.shape[0]
-    value = _backsubstitute(
-        vn, K, np.broadcast_to(C, (B, m, C.shape[1])).copy(), bounds, deltas, lo, hi,
-        np.broadcast_to(-d, (B, m)).copy(), np.broadcast_to(np.abs(d), (B, m)).copy(),
-        alphas=warm["alpha"], betas=warm["beta"],
-    ).max(axis=1)  # fmt: skip
+    value, _ = bound_value(
+        K, vn.single(), C.astype(f32), d.astype(f32), bounds, deltas, relax, lo, hi,
+        warm["alpha"], warm["beta"],
+    )  # fmt: skip
+    value = value.max(axis=1)
     children = value.reshape(P, k, 2).min(axis=2)
     children = np.where(valid, children, -np.inf)
     best = np.argmax(children, axis=1)
