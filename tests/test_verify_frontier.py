@@ -79,3 +79,25 @@ def test_columns_are_the_open_subproblems():
     frontier.pop([1])
     assert sorted(frontier.column("X")[:, 0, 0].tolist()) == [0.0, 2.0]
     assert len(frontier) == 2
+
+
+def test_nbytes_counts_the_open_rows_of_every_field():
+    frontier = Frontier()
+    state = subproblems([0, 1, 2], [2.0, -1.0, 0.5])
+    per_row = (
+        sum(
+            a[:1].nbytes
+            for a in (
+                state["value"],
+                state["X"],
+                *state["phases"],
+                *state["bounds"][0],
+                state["warm"]["alpha"][0],
+            )
+        )
+        + np.empty(1, dtype=object).nbytes
+    )  # paths: one pointer each
+    frontier.push(state)
+    assert frontier.nbytes == 3 * per_row
+    frontier.pop([0, 2])
+    assert frontier.nbytes == per_row

@@ -144,3 +144,28 @@ def test_filtered_branching_splits_unstable_relus_and_agrees_with_milp(
         check(net, box, c, best, threshold, gn.verify(net, prop, workers=1))
     assert chosen  # branch and bound ran, and every split was of an unstable ReLU
     assert all(np.all(scores > 0) for scores in chosen)
+
+
+def test_a_search_that_outgrows_its_memory_answers_unknown(trained):
+    import time
+
+    from glassnet.verification.network import read_network
+    from glassnet.verification.relu_split import relu_split
+
+    net, X = trained
+    vn = read_network(net)
+    for box, c, best, threshold in cases(net, X, 16):
+        prop = gn.Property(box, gn.LinearConstraints([-c], [-threshold]))
+        if best >= threshold or gn.verify(net, prop, workers=1).method != "bab":
+            continue
+        deadline = time.perf_counter() + 30.0
+        status, _, bounds, _, n = relu_split(net, vn, prop, box, deadline)
+        assert status == "holds" and np.all(bounds > 0)
+        # room for no open subproblem: the first that stays open ends the search
+        status, found, bounds, _, n_small = relu_split(
+            net, vn, prop, box, deadline, max_bytes=0
+        )
+        assert status == "unknown" and found is None and n_small < n
+        assert np.all(bounds <= 0)
+        return
+    pytest.fail("no case reached ReLU splitting")

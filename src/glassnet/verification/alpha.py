@@ -37,7 +37,8 @@ def alpha_spec_bounds(
     With return_details, also returns a dict with "x" (B, m, n_in), the input that
     minimises each row's final linear bound, "scores" {j: (B, n_j)}, each unstable
     neuron's share of the relaxation's looseness (for choosing a ReLU to split), and
-    "alpha", "beta" {j: (B, m, n_j)}, the best slopes and multipliers found.
+    "side" (B, m, n_in), the same as the corner of the box it picks (``corners``),
+    and "alpha", "beta" {j: (B, m, n_j)}, the best slopes and multipliers found.
     start: optional {"alpha": {j: ...}, "beta": {j: ...}} to start the ascent from
     (a parent subproblem's best: warm, so fewer steps reach as far); projected onto
     the valid ranges, so any values are sound.
@@ -138,9 +139,18 @@ def alpha_spec_bounds(
     if details is None:
         _, _, details = _value_and_grad(K, *search, best_alpha, best_beta)
     # the minimising corner of each row, in float64 (inside the box exactly)
+    side = details.pop("side").astype(np.int8)
+    return rows, {
+        **details, "x": corners(lower, upper, side), "side": side,
+        "alpha": best_alpha, "beta": best_beta,
+    }  # fmt: skip
+
+
+def corners(lower, upper, side):
+    """The points mid - side * rad of each box (B, n): side (B, m, n) in {-1, 0, 1}
+    picks each input's lower end (1), upper end (-1) or middle (0)."""
     mid, rad = (lower + upper) / 2, (upper - lower) / 2
-    x = mid[:, None, :] - details.pop("side") * rad[:, None, :]
-    return rows, {**details, "x": x, "alpha": best_alpha, "beta": best_beta}
+    return mid[:, None, :] - side * rad[:, None, :]
 
 
 def _value_and_grad(K, net, C, d, bounds, deltas, relax, lower, upper, alphas, betas):
@@ -177,7 +187,7 @@ def _value_and_grad(K, net, C, d, bounds, deltas, relax, lower, upper, alphas, b
         width = np.where(
             unstable[:, 0, :], -L * U / np.where(unstable[:, 0, :], U - L, 1.0), 0.0
         )
-        scores[j] = np.abs(A).sum(axis=1) * width
+        scores[j] = (np.abs(A).sum(axis=1) * width).astype(A.dtype)
     return value, grads, {"side": side, "scores": scores}
 
 

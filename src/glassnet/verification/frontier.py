@@ -40,6 +40,12 @@ class Frontier:
         """The open subproblems' lower bounds (a view)."""
         return self.column("value") if self._shape is not None else np.empty(0)
 
+    @property
+    def nbytes(self) -> int:
+        """The memory the open subproblems' rows take (the arrays' spare room and the
+        objects an object field points to not counted)."""
+        return sum(self._size * store[:1].nbytes for store in self._arrays.values())
+
     def column(self, *key) -> np.ndarray:
         """One field of every open subproblem (a view), e.g. ``column("X")``."""
         return self._arrays[key][: self._size]

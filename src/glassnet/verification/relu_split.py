@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from .alpha import alpha_spec_bounds, bound_value, optimised_layer_bounds
+from .alpha import alpha_spec_bounds, bound_value, corners, optimised_layer_bounds
 from .falsify import confirm, pgd
 from .frontier import Frontier
 from .interval import interval_bounds
@@ -81,12 +81,14 @@ def phase_bounds(vn, lower, upper, phases, parent=None, inherit=False):
 
 def relu_split(
     net, vn, prop, box, deadline, *, batch: int = 48, steps: int = 40,
-    warm_steps: int = 8, max_domains: int = 20_000, pool=None,
+    warm_steps: int = 8, max_bytes: int = 2**31, pool=None,
 ):  # fmt: skip
     """("holds" | "violated" | "timeout" | "unknown", counterexample, bounds, tree,
     n_subproblems) for one region of a ReLU network, one unsafe set at a time (the
     bounds of sets not reached are -inf). pool: a ``parallel.LazyPool``, asked for
-    its workers before each batch of children."""
+    its workers before each batch of children. max_bytes: the most memory the open
+    subproblems may hold before the answer is "unknown" (2 GiB: about 120,000
+    subproblems of a 784-256-256-10 network)."""
     tree, worst, total = ProofTree(), np.full(len(prop.unsafe), -np.inf), 0
     # the box's own layer bounds, with optimised slopes: every subproblem starts
     # from them (they hold on each, a part of the box), whatever the unsafe set
@@ -98,7 +100,7 @@ def relu_split(
     for s, unsafe in enumerate(prop.unsafe):
         status, found, bound, n = _one_set(
             net, vn, prop, box, unsafe, s, deadline, tree, batch, steps, warm_steps,
-            max_domains, pool, root,
+            max_bytes, pool, root,
         )  # fmt: skip
         total += n
         if status == "violated":
@@ -110,7 +112,8 @@ def relu_split(
 
 
 def evaluate(vn, box, C, d, phases, steps, parent=None, inherit=False, start=None):
-    """(bound (D,), minimising inputs (D, m, n_in), scores, bounds, warm) per
+    """(bound (D,), minimising corners (D, m, n_in) as ``alpha.corners``' sides,
+    scores, bounds, warm) per
     subproblem; parent, inherit: as in ``phase_bounds``; start, warm: the slopes and
     multipliers to start from and the best found (``alpha_spec_bounds``)."""
     D = len(phases[0])
@@ -126,7 +129,7 @@ def evaluate(vn, box, C, d, phases, steps, parent=None, inherit=False, start=Non
     value = rows.max(axis=1)
     value[infeasible] = np.inf
     warm = {"alpha": details["alpha"], "beta": details["beta"]}
-    return value, details["x"], details["scores"], bounds, warm
+    return value, details["side"], details["scores"], bounds, warm
 
 
 def _take(state, idx):
@@ -138,7 +141,7 @@ def _take(state, idx):
         "phases": [p[idx] for p in state["phases"]],
         "paths": [state["paths"][i] for i in idx],
         "value": state["value"][idx],
-        "X": state["X"][idx],
+        "side": state["side"][idx],
         "scores": {j: v[idx] for j, v in state["scores"].items()},
         "bounds": [(L[idx], U[idx]) for L, U in state["bounds"]],
         "warm": _index_warm(state["warm"], idx),
@@ -163,7 +166,7 @@ def _join(a, b):
         ],
         "paths": a["paths"] + b["paths"],
         "value": np.concatenate([a["value"], b["value"]]),
-        "X": np.concatenate([a["X"], b["X"]]),
+        "side": np.concatenate([a["side"], b["side"]]),
         "scores": {
             j: np.concatenate([a["scores"][j], b["scores"][j]]) for j in a["scores"]
         },
@@ -178,10 +181,10 @@ def _join(a, b):
 def _state(
     pool, vn, box, C, d, phases, paths, steps, parent=None, inherit=False, start=None
 ):  # fmt: skip
-    value, X, scores, bounds, warm = _evaluate(
+    value, side, scores, bounds, warm = _evaluate(
         pool, vn, box, C, d, phases, steps, parent, inherit, start
     )
-    return {"phases": phases, "paths": paths, "value": value, "X": X,
+    return {"phases": phases, "paths": paths, "value": value, "side": side,
             "scores": scores, "bounds": bounds, "warm": warm}  # fmt: skip
 
 
@@ -241,7 +244,9 @@ def _one_set(
             break
         # try the lowest-bounded against the model
         lowest = frontier.lowest(64)
-        candidates = frontier.column("X")[lowest].reshape(-1, box.size)
+        candidates = corners(
+            box.lower[None], box.upper[None], frontier.column("side")[lowest]
+        ).reshape(-1, box.size)
         found = confirm(net, vn, prop, candidates)
         if found is None and rounds % PGD_EVERY == 0:
             found = confirm(
@@ -251,7 +256,7 @@ def _one_set(
             return "violated", found, None, n_done
         if time.perf_counter() > deadline:
             return "timeout", None, min(low, frontier.value.min()), n_done
-        if len(frontier) + batch > cap:
+        if frontier.nbytes > cap:
             return "unknown", None, min(low, frontier.value.min()), n_done
         # split the lowest-bounded subproblems on their best ReLU
         state = frontier.pop(frontier.lowest(batch))
