@@ -87,7 +87,7 @@ def relu_split(
     n_subproblems) for one region of a ReLU network, one unsafe set at a time (the
     bounds of sets not reached are -inf). pool: a ``parallel.LazyPool``, asked for
     its workers before each batch of children. max_bytes: the most memory the open
-    subproblems may hold before the answer is "unknown" (2 GiB: about 120,000
+    subproblems may hold before the answer is "unknown" (2 GiB: about 130,000
     subproblems of a 784-256-256-10 network)."""
     tree, worst, total = ProofTree(), np.full(len(prop.unsafe), -np.inf), 0
     # the box's own layer bounds, with optimised slopes: every subproblem starts
