@@ -579,3 +579,69 @@ def test_l1_is_kept_in_a_checkpoint(tmp_path):
     theta, g = np.array([0.5, -0.5, 0.0]), np.zeros(3)
     gn.SGD(1.0, l1=loaded.l1).step(theta, g)
     np.testing.assert_array_equal(theta, [0.48, -0.48, 0.0])
+
+
+# -- keeping theta before the update (the fit loop's divergence guard) ---------------
+KEEPING_CASES = [
+    ("sgd", lambda: gn.SGD(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("adam", lambda: gn.Adam(lr=0.1, amsgrad=True, weight_decay=0.01)),
+    ("adamw", lambda: gn.AdamW(lr=0.1, weight_decay=0.1)),
+    ("rmsprop", lambda: gn.RMSprop(lr=0.1, centered=True, momentum=0.5)),
+    ("l1", lambda: gn.Adam(lr=0.1, l1=0.01)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", KEEPING_CASES, ids=[c[0] for c in KEEPING_CASES])
+def test_keep_previous_keeps_theta_and_changes_no_update(case, dtype):
+    rng = np.random.default_rng(zlib_seed(case[0]))
+    theta0 = rng.normal(size=50).astype(dtype)
+    plain, keeping = case[1](), case[1]()
+    a, b = theta0.copy(), theta0.copy()
+    previous = np.full_like(theta0, np.nan)
+    keeping.keep_previous(previous)
+    for _ in range(3):
+        g = rng.normal(size=50).astype(dtype)
+        before = b.copy()
+        plain.step(a, g.copy())
+        keeping.step(b, g.copy())
+        np.testing.assert_array_equal(a, b)  # bitwise the same update
+        np.testing.assert_array_equal(previous, before)
+        assert keeping.update_finite in (True, None)  # None: numpy's code ran
+    keeping.keep_previous(None)
+    previous[...] = 0.0
+    keeping.step(b, g.copy())
+    assert not previous.any()  # no longer written
+
+
+@pytest.mark.parametrize(
+    "case", KEEPING_CASES[:4], ids=[c[0] for c in KEEPING_CASES[:4]]
+)
+def test_a_compiled_update_says_whether_theta_stayed_finite(case):
+    from glassnet import kernels
+
+    opt = case[1]()
+    theta = np.ones(40)
+    opt.step(theta, np.full(40, 0.5))
+    if kernels.get() is None:
+        assert opt.update_finite is None  # the numpy code: the fit loop checks
+        return
+    assert opt.update_finite is True
+    g = np.full(40, 0.5)
+    g[7] = np.inf  # its moments and theta[7] become inf or NaN
+    with np.errstate(invalid="ignore", over="ignore"):
+        opt.step(theta, g)
+    assert not np.isfinite(theta[7]) and opt.update_finite is False
+
+
+def test_keep_previous_refuses_an_array_of_another_shape():
+    opt = gn.SGD(lr=0.1)
+    opt.keep_previous(np.zeros(3))
+    with pytest.raises(ValueError, match=r"keeps theta in an array of shape \(3,\)"):
+        opt.step(np.zeros(4), np.zeros(4))
+
+
+def zlib_seed(name: str) -> int:
+    import zlib
+
+    return zlib.crc32(name.encode())

@@ -21,10 +21,11 @@ import numpy as np
 
 
 # -- optimizers: theta and the moments updated in one pass -----------------------------
-def sgd(loops, opt, theta, g) -> None:
-    """``glassnet.optim.SGD._update``."""
+def sgd(loops, opt, theta, g) -> bool:
+    """``glassnet.optim.SGD._update``. Returns whether the new theta is all finite,
+    as the other optimizers do."""
     x = theta.dtype.type
-    loops.sgd(
+    return loops.sgd(
         theta,
         g,
         opt.state.get("velocity", opt._scratch),  # only with momentum
@@ -32,17 +33,18 @@ def sgd(loops, opt, theta, g) -> None:
         x(opt.momentum),
         x(opt.weight_decay),
         opt.nesterov,
+        opt.keeping_previous,
     )
 
 
-def adam(loops, opt, theta, g) -> None:
+def adam(loops, opt, theta, g) -> bool:
     """``glassnet.optim.Adam._update`` (AdamW's too: decoupled weight decay)."""
     x = theta.dtype.type
     b1, b2, t = opt.beta1, opt.beta2, opt.t
     c = math.sqrt(1.0 - b2**t)  # as in Adam._update: step_size m / (sqrt(v) + eps c)
     step_size = opt.lr * c / (1.0 - b1**t)
     decoupled = opt.weight_decay and opt.decoupled
-    loops.adam(
+    return loops.adam(
         theta,
         g,
         opt.state["m"],
@@ -57,14 +59,15 @@ def adam(loops, opt, theta, g) -> None:
         x(0.0 if decoupled else opt.weight_decay),
         x(1.0 - opt.lr * opt.weight_decay if decoupled else 1.0),
         opt.amsgrad,
+        opt.keeping_previous,
     )
 
 
-def rmsprop(loops, opt, theta, g) -> None:
+def rmsprop(loops, opt, theta, g) -> bool:
     """``glassnet.optim.RMSprop._update``."""
     x = theta.dtype.type
     a = opt.alpha
-    loops.rmsprop(
+    return loops.rmsprop(
         theta,
         g,
         opt.state["square_avg"],
@@ -77,6 +80,7 @@ def rmsprop(loops, opt, theta, g) -> None:
         x(opt.momentum),
         x(opt.lr),
         opt.centered,
+        opt.keeping_previous,
     )
 
 

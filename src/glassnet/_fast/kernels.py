@@ -183,10 +183,19 @@ def _adam(
     weight_decay,
     decay_factor,
     amsgrad,
+    previous,
 ):
-    """Adam and AdamW, ``glassnet.optim.Adam._update`` element by element."""
+    """Adam and AdamW, ``glassnet.optim.Adam._update`` element by element.
+
+    previous: None, or an array that receives theta as it was before the update, in
+    the same pass (the fit loop's guard, see ``glassnet.training.loop``; numba
+    compiles the None case without it). Returns whether every new theta is finite.
+    The same for the other optimizers' loops."""
+    bad = False
     for i in range(theta.shape[0]):
         theta_i, g_i = theta[i], g[i]
+        if previous is not None:
+            previous[i] = theta_i
         if decay_factor != 1:
             theta_i = theta_i * decay_factor  # AdamW: theta (1 - lr wd)
         if weight_decay != 0:
@@ -200,20 +209,29 @@ def _adam(
                 vmax_i = v_i
             v_max[i] = v_i = vmax_i
         # theta - step_size m / (sqrt(v) + eps c): see the comment in optim.Adam
-        theta[i] = theta_i - (m_i / (math.sqrt(v_i) + eps_c)) * step_size
+        new = theta_i - (m_i / (math.sqrt(v_i) + eps_c)) * step_size
+        theta[i] = new
+        bad |= new - new != 0  # 0, or NaN for NaN and +-inf
+    return not bad
 
 
-def _sgd(theta, g, velocity, lr, momentum, weight_decay, nesterov):
+def _sgd(theta, g, velocity, lr, momentum, weight_decay, nesterov, previous):
     """SGD with momentum, ``glassnet.optim.SGD._update`` element by element."""
+    bad = False
     for i in range(theta.shape[0]):
-        d = g[i]
+        theta_i, d = theta[i], g[i]
+        if previous is not None:
+            previous[i] = theta_i
         if weight_decay != 0:
-            d = theta[i] * weight_decay + d  # g + wd theta
+            d = theta_i * weight_decay + d  # g + wd theta
         if momentum != 0:
             v_i = velocity[i] * momentum + d  # v = mu v + g
             velocity[i] = v_i
             d = v_i * momentum + d if nesterov else v_i  # g + mu v, or v
-        theta[i] = theta[i] - d * lr  # theta - lr d
+        new = theta_i - d * lr  # theta - lr d
+        theta[i] = new
+        bad |= new - new != 0
+    return not bad
 
 
 def _rmsprop(
@@ -229,12 +247,16 @@ def _rmsprop(
     momentum,
     lr,
     centered,
+    previous,
 ):
     """RMSprop, ``glassnet.optim.RMSprop._update`` element by element."""
+    bad = False
     for i in range(theta.shape[0]):
-        g_i = g[i]
+        theta_i, g_i = theta[i], g[i]
+        if previous is not None:
+            previous[i] = theta_i
         if weight_decay != 0:
-            g_i = theta[i] * weight_decay + g_i  # g + wd theta
+            g_i = theta_i * weight_decay + g_i  # g + wd theta
         s_i = square_avg[i] * alpha + (g_i * g_i) * one_minus_alpha  # a s + (1-a) g^2
         square_avg[i] = s_i
         if centered:
@@ -246,7 +268,10 @@ def _rmsprop(
             b_i = momentum_buffer[i] * momentum + d  # b = momentum b + d
             momentum_buffer[i] = b_i
             d = b_i
-        theta[i] = theta[i] - d * lr  # theta - lr d
+        new = theta_i - d * lr  # theta - lr d
+        theta[i] = new
+        bad |= new - new != 0
+    return not bad
 
 
 def _bias_relu(Z, b, A, use_bias, zero):

@@ -214,24 +214,23 @@ def stock_update(optimizer) -> bool:
     return type(optimizer)._update in _UPDATES and "_update" not in vars(optimizer)
 
 
-def compiled_update(optimizer, params: np.ndarray, grads: np.ndarray) -> bool:
-    """Apply ``optimizer``'s update in one compiled pass and return True, when a
-    loop stands in for its ``_update`` (a subclass that writes its own, or a patched
-    one, is not taken) and the arrays are of one float dtype and shape; else False
-    and nothing is done."""
+def compiled_update(optimizer, params: np.ndarray, grads: np.ndarray) -> bool | None:
+    """Apply ``optimizer``'s update in one compiled pass and return whether every new
+    parameter is finite, when a loop stands in for its ``_update`` (a subclass that
+    writes its own, or a patched one, is not taken) and the arrays are of one float
+    dtype and shape; else None and nothing is done."""
     pack = _UPDATES.get(type(optimizer)._update)
     if pack is None:
-        return False
+        return None
     loops = kernels.get()
     if loops is None or params.dtype not in _FLOATS:
-        return False
+        return None
     if grads.dtype != params.dtype or grads.shape != params.shape:
-        return False
+        return None
     for buffer in optimizer.state.values():
         if buffer.dtype != params.dtype:
-            return False
-    pack(loops, optimizer, params, grads)
-    return True
+            return None
+    return bool(pack(loops, optimizer, params, grads))
 
 
 # -- checks ------------------------------------------------------------------------------

@@ -170,6 +170,9 @@ class LayerUpdates:
             return
         if not self.started:
             self.optimizer.begin_step(self.params, self.grads)  # t <- t + 1, once
+            keep = getattr(self.optimizer, "keep", None)  # theta before any part
+            if keep is not None:
+                keep(self.params)
             self.started = True
         if i != self.first:
             _worker().submit(self.optimizer.update_part, self.params, self.grads, part)

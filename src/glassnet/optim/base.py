@@ -76,6 +76,11 @@ class Optimizer:
 
     name = "optimizer"
     _buffers: tuple[str, ...] = ()
+    #: Where each update first keeps theta as it was (``keep_previous``), or None.
+    keeping_previous: np.ndarray | None = None
+    #: After a step: whether every new theta is finite, when its compiled loop said
+    #: so (in the same pass); None when numpy's code ran, or no update did yet.
+    update_finite: bool | None = None
 
     def __init__(self, lr: float, clip_norm: float | None = None, l1: float = 0.0):
         self.lr = check_number(lr, "lr", low=0.0, low_open=True)
@@ -102,19 +107,47 @@ class Optimizer:
         self.begin_step(params, grads)
         self._apply(params, grads)
 
+    def keep_previous(self, buffer: np.ndarray | None) -> None:
+        """From now on, each update first writes theta as it was into ``buffer`` (an
+        array like theta), in the compiled loop's own pass when one runs; None stops
+        it. The fit loop's divergence guard keeps the weights of before a step this
+        way: one pass over them instead of a copy, the update and a check."""
+        self.keeping_previous = buffer
+
     def begin_step(self, params: np.ndarray, grads: np.ndarray) -> None:
         """What ``step`` does before the rule: scratch space, clipping, t <- t + 1."""
         if self._scratch is None or self._scratch.shape != params.shape:
             self._allocate(params)
+        previous = self.keeping_previous
+        if previous is not None and (
+            previous.shape != params.shape or previous.dtype != params.dtype
+        ):
+            raise ValueError(
+                f"{self.name} keeps theta in an array of shape {previous.shape} and "
+                f"dtype {previous.dtype}, but the parameters are {params.shape}, "
+                f"{params.dtype}"
+            )
+        self.update_finite = None
         if self.clip_norm is not None:
             clip_by_global_norm(grads, self.clip_norm)
         self.t += 1
 
     def _apply(self, params: np.ndarray, grads: np.ndarray) -> None:
         if self.l1:  # g + l1 sign(theta), then the rule in numpy (no compiled loop)
+            self.keep(params)
             self._update(params, grads + self.l1 * np.sign(params))
-        elif not ops.compiled_update(self, params, grads):  # else one compiled pass
+            return
+        finite = ops.compiled_update(self, params, grads)  # one compiled pass, or
+        if finite is None:  # the rule in numpy
+            self.keep(params)
             self._update(params, grads)
+        self.update_finite = finite
+
+    def keep(self, params: np.ndarray) -> None:
+        """theta as it is into the ``keep_previous`` array, if one is set (before an
+        update that does not keep it in its own pass)."""
+        if self.keeping_previous is not None:
+            np.copyto(self.keeping_previous, params)
 
     # -- the update in parts (glassnet._fast.overlap) ---------------------------------
     def elementwise(self) -> bool:
@@ -149,6 +182,7 @@ class Optimizer:
         sliced = view.state, view._scratch, view._scratch2
         vars(view).update(vars(self))  # the hyperparameters and t as they are now
         view.state, view._scratch, view._scratch2 = sliced
+        view.keeping_previous = None  # kept whole before the first part
         view._apply(params[part], grads[part])
 
     def _update(self, params: np.ndarray, grads: np.ndarray) -> None:

@@ -10,7 +10,9 @@ what one step does without touching the loop.
 
 Speed: a step allocates no arrays of its own. The layers write into work arrays kept
 per batch size, the batch is gathered into kept arrays, the optimizer updates the
-flat parameter buffer in place, and BLAS threads follow ``glassnet._fast.threads``. So the
+flat parameter buffer in place (with the stock step, keeping the weights of before it
+for the divergence guard and telling whether the new ones are finite, in the same
+pass: ``Optimizer.keep_previous``), and BLAS threads follow ``glassnet._fast.threads``. So the
 outputs A of a step, and the batch arrays, are overwritten by the next step: copy
 what you keep.
 """
@@ -27,6 +29,7 @@ import numpy as np
 
 from .._fast import ops, overlap, threads
 from ..errors import DivergenceError
+from ..optim.base import Optimizer
 from .history import History
 
 
@@ -92,6 +95,10 @@ class Trainer:
         self.stop_reason: str | None = None
         self._backup = np.empty_like(net.flat_params)  # weights before the current step
         self._ones = np.ones_like(net.flat_params)  # for the finiteness check
+        # With the stock step, whose only change to the weights is the optimizer's
+        # update, the update itself keeps the weights of before it in _backup and
+        # says whether the new ones are finite, in its own pass over them
+        self._kept_by_update = False
 
     # -- position ---------------------------------------------------------------------
     def position(self) -> tuple[int, int]:
@@ -125,6 +132,7 @@ class Trainer:
             except KeyboardInterrupt:  # raised outside a step (e.g. in a callback)
                 self._interrupted()
             finally:
+                self._keep_by_update(False)
                 self.history.next_epoch, self.history.next_step = self.position()
                 self.history.stop_reason = self.stop_reason
                 callbacks.on_train_end(self.history.last())
@@ -149,16 +157,19 @@ class Trainer:
         for Xb, Yb, wb, _ in self.data.batches(self.seed, epoch, start_step):
             step = self.step
             callbacks.on_batch_begin(step, batch_logs)
+            self._keep_by_update(self.step_fn is train_step)  # a callback may swap it
+            updates = self.optimizer.t
             try:
-                np.copyto(self._backup, net.flat_params)
+                if not self._kept_by_update:
+                    np.copyto(self._backup, net.flat_params)
                 with np.errstate(over="ignore", invalid="ignore"):
                     value, A = self.step_fn(net, self.loss, self.optimizer, Xb, Yb, wb)
-                    self._check_finite(value, epoch, step)
+                    self._check_finite(value, epoch, step, self.optimizer.t != updates)
             except KeyboardInterrupt:
                 # The step did not finish: undo its weight change (the optimizer's
                 # moments may have advanced; a real Ctrl-C never lands here, it only
                 # sets a flag, see _CtrlC).
-                net.flat_params[...] = self._backup
+                self._restore(self.optimizer.t != updates)
                 self._interrupted()
                 return None
             self.step = step + 1
@@ -196,18 +207,27 @@ class Trainer:
         self.stop_reason = "interrupted"
 
     # -- divergence -------------------------------------------------------------------
-    def _check_finite(self, value: float, epoch: int, step: int) -> None:
+    def _check_finite(
+        self, value: float, epoch: int, step: int, updated: bool = True
+    ) -> None:
         """Raise DivergenceError, keeping the last finite weights, if the loss or
-        the updated weights are NaN or inf.
+        the updated weights are NaN or inf. updated: whether the optimizer updated
+        the weights in this step.
 
-        One pass checks every weight: the compiled loop (``glassnet._fast.ops``),
-        or else a dot product with ones (a NaN or inf anywhere makes the sum NaN or
-        inf; BLAS sums faster than ndarray.sum), confirmed by np.isfinite, which
-        also names the culprit, since huge finite weights can overflow the sum.
+        The update's own compiled pass tells whether every new weight is finite
+        (when it kept the weights of before it). Else one pass checks every
+        weight: the compiled loop (``glassnet._fast.ops``), or else a dot product
+        with ones (a NaN or inf anywhere makes the sum NaN or inf; BLAS sums faster
+        than ndarray.sum), confirmed by np.isfinite, which also names the culprit,
+        since huge finite weights can overflow the sum.
         """
         params = self.net.flat_params
         if math.isfinite(value):
-            finite = ops.all_finite(params, load=True)
+            finite = None
+            if self._kept_by_update and updated:
+                finite = self.optimizer.update_finite
+            if finite is None:
+                finite = ops.all_finite(params, load=True)
             if finite is None:
                 finite = math.isfinite(float(np.dot(params, self._ones)))
             if finite:
@@ -221,7 +241,7 @@ class Trainer:
             )
         else:
             what = f"the loss is {value}"
-        params[...] = self._backup
+        self._restore(updated)
         error = DivergenceError(
             f"training diverged at epoch {epoch + 1}, step {step + 1}: {what}. The "
             "network keeps its last finite weights (from before this step). Try a "
@@ -230,6 +250,18 @@ class Trainer:
         )
         error.epoch, error.step = epoch, step
         raise error
+
+    def _keep_by_update(self, keep: bool) -> None:
+        keep = keep and isinstance(self.optimizer, Optimizer)
+        if keep is not self._kept_by_update:
+            self.optimizer.keep_previous(self._backup if keep else None)
+            self._kept_by_update = keep
+
+    def _restore(self, updated: bool) -> None:
+        """The weights of before the step, from _backup: copied there before the
+        step, or kept there by the update (nothing to undo when none ran)."""
+        if updated or not self._kept_by_update:
+            self.net.flat_params[...] = self._backup
 
 
 def _name_of(net, flat_index: int) -> str:
