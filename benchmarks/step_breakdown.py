@@ -11,10 +11,12 @@ softmax cross-entropy, Adam) are timed piece by piece in one process:
   cross-entropy and its gradient, the last layer's db), called directly;
 - layers' Python: ``net._forward`` + ``net._backward`` minus the two rows above (the
   calls through the layers, ``ops`` and the work arrays);
-- optimizer: ``optimizer.step(flat_params, flat_grads)`` (the fused Adam loop);
+- optimizer: ``optimizer.step(flat_params, flat_grads)`` (the fused Adam loop),
+  keeping the weights of before it for the guard in the same pass, as in ``fit``;
 - gather: the data's batch generator (sort the shuffled indices, ``np.take`` into
   the kept arrays; the epoch's permutation amortised over its steps);
-- guard: the backup copy of the weights and ``Trainer._check_finite``;
+- guard: ``Trainer._check_finite`` (the update's own finiteness flag read; the
+  copy of the weights is in the optimizer's pass);
 - fit's own: one ``fit`` epoch per step minus every row above (the loop, callbacks,
   history, and the per-call setup such as the NaN check of X, amortised). The rows
   above time the pieces one after the other; a step that runs some of them at the
@@ -202,6 +204,7 @@ class Step:
     # -- the optimizer, the gather, the guard ---------------------------------------------
     def optimizer_step(self, steps):
         params, grads = self.net.flat_params, self.net.flat_grads
+        self.trainer._keep_by_update(True)  # as in fit: the backup in the same pass
         for _ in range(steps):
             self.optimizer.step(params, grads)
 
@@ -210,10 +213,10 @@ class Step:
             self._next_batch()
 
     def guard(self, steps):
-        trainer, params = self.trainer, self.net.flat_params
+        trainer = self.trainer
+        trainer._keep_by_update(True)
         for _ in range(steps):
-            np.copyto(trainer._backup, params)
-            trainer._check_finite(1.0, 0, 0)
+            trainer._check_finite(1.0, 0, 0, True)
 
     # -- a real fit epoch (on fit_rows rows) ---------------------------------------------
     def fit_epoch(self):
@@ -339,7 +342,7 @@ def budget(us: dict) -> list[tuple[str, float]]:
         ("layers' Python (forward/backward dispatch)", layers_python),
         ("optimizer (Adam)", us["optimizer_step"]),
         ("gather of the shuffled batch", us["gather"]),
-        ("finiteness guard (copy + check)", us["guard"]),
+        ("finiteness guard (the update's flag)", us["guard"]),
         ("fit's own (loop, callbacks, per-call setup)", us["fit"] - known),
         ("one step of fit", us["fit"]),
         ("the bound (raw products, contiguous rows)", us["bound"]),
