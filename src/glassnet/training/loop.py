@@ -158,18 +158,19 @@ class Trainer:
             step = self.step
             callbacks.on_batch_begin(step, batch_logs)
             self._keep_by_update(self.step_fn is train_step)  # a callback may swap it
-            updates = self.optimizer.t
+            updates = getattr(self.optimizer, "t", None)  # the count of updates
             try:
                 if not self._kept_by_update:
                     np.copyto(self._backup, net.flat_params)
                 with np.errstate(over="ignore", invalid="ignore"):
                     value, A = self.step_fn(net, self.loss, self.optimizer, Xb, Yb, wb)
-                    self._check_finite(value, epoch, step, self.optimizer.t != updates)
+                    updated = getattr(self.optimizer, "t", None) != updates
+                    self._check_finite(value, epoch, step, updated)
             except KeyboardInterrupt:
                 # The step did not finish: undo its weight change (the optimizer's
                 # moments may have advanced; a real Ctrl-C never lands here, it only
                 # sets a flag, see _CtrlC).
-                self._restore(self.optimizer.t != updates)
+                self._restore(getattr(self.optimizer, "t", None) != updates)
                 self._interrupted()
                 return None
             self.step = step + 1
