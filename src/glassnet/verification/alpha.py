@@ -37,8 +37,9 @@ def alpha_spec_bounds(
     With return_details, also returns a dict with "x" (B, m, n_in), the input that
     minimises each row's final linear bound, "scores" {j: (B, n_j)}, each unstable
     neuron's share of the relaxation's looseness (for choosing a ReLU to split), and
-    "side" (B, m, n_in), the same as the corner of the box it picks (``corners``),
-    and "alpha", "beta" {j: (B, m, n_j)}, the best slopes and multipliers found.
+    "side" (B, m, n_in), the same points as one byte per input (which end of the box,
+    see ``corners``), and "alpha", "beta" {j: (B, m, n_j)}, the best slopes and
+    multipliers found.
     start: optional {"alpha": {j: ...}, "beta": {j: ...}} to start the ascent from
     (a parent subproblem's best: warm, so fewer steps reach as far); projected onto
     the valid ranges, so any values are sound.
@@ -155,8 +156,8 @@ def corners(lower, upper, side):
 
 def _value_and_grad(K, net, C, d, bounds, deltas, relax, lower, upper, alphas, betas):
     """The bound without rounding margins, its gradient in alpha and beta, and the
-    details: the side of the box that minimises each input coefficient (the sign
-    of -x + mid, (B, m, n_in)) and the branching scores. Computes in the dtype of
+    details: the end of the box that minimises each input's term ("side", as in
+    ``corners``, (B, m, n_in)) and the branching scores. Computes in the dtype of
     net's weights; bounds (float64) only mark which neurons are stable."""
     value, (lams, coefs, signs, slopes) = bound_value(
         K, net, C, d, bounds, deltas, relax, lower, upper, alphas, betas
