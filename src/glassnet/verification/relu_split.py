@@ -113,9 +113,9 @@ def relu_split(
 
 def evaluate(vn, box, C, d, phases, steps, parent=None, inherit=False, start=None):
     """(bound (D,), minimising corners (D, m, n_in) as ``alpha.corners``' sides,
-    scores, bounds, warm) per
-    subproblem; parent, inherit: as in ``phase_bounds``; start, warm: the slopes and
-    multipliers to start from and the best found (``alpha_spec_bounds``)."""
+    scores, bounds, warm) per subproblem; parent, inherit: as in ``phase_bounds``;
+    start, warm: the slopes and multipliers to start from and the best found
+    (``alpha_spec_bounds``)."""
     D = len(phases[0])
     bounds, deltas, infeasible = phase_bounds(
         vn, box.lower[None], box.upper[None], phases, parent, inherit
