@@ -34,12 +34,11 @@ def alpha_spec_bounds(
     bounds, deltas: the pre-activation bounds and rounding margins (from
     ``linear.layer_bounds``, possibly tightened by ReLU splits); beta: also optimise
     the multipliers of the constraints that fix the phase of stable neurons.
-    With return_details, also returns a dict with "x" (B, m, n_in), the input that
-    minimises each row's final linear bound, "scores" {j: (B, n_j)}, each unstable
-    neuron's share of the relaxation's looseness (for choosing a ReLU to split), and
-    "side" (B, m, n_in), the same points as one byte per input (which end of the box,
-    see ``corners``), and "alpha", "beta" {j: (B, m, n_j)}, the best slopes and
-    multipliers found.
+    With return_details, also returns a dict with "side" (B, m, n_in) int8, the input
+    that minimises each row's final linear bound as one byte per input (which end of
+    the box, see ``corners``), "scores" {j: (B, n_j)}, each unstable neuron's share
+    of the relaxation's looseness (for choosing a ReLU to split), and "alpha",
+    "beta" {j: (B, m, n_j)}, the best slopes and multipliers found.
     start: optional {"alpha": {j: ...}, "beta": {j: ...}} to start the ascent from
     (a parent subproblem's best: warm, so fewer steps reach as far); projected onto
     the valid ranges, so any values are sound.
@@ -71,13 +70,9 @@ def alpha_spec_bounds(
     # is recomputed in float64 with its margins: float32 serves it, at half the
     # memory traffic (the products of matrices are most of its time)
     f32 = np.float32
-    search = (
-        net.single(), C.astype(f32), d.astype(f32),
-        [(L, U) for L, U in bounds[: K + 1]],
-        [delta.astype(f32) for delta in deltas[: K + 1]],
-        [tuple(part.astype(f32) for part in r) for r in relax],
-        lower.astype(f32), upper.astype(f32),
-    )  # fmt: skip
+    search = in_float32(
+        net, C, d, bounds[: K + 1], deltas[: K + 1], relax, lower, upper
+    )
     alphas, floor = {}, {}
     for j in range(K):
         if net.blocks[j].activation in SLOPED:
@@ -139,12 +134,22 @@ def alpha_spec_bounds(
         return rows
     if details is None:
         _, _, details = _value_and_grad(K, *search, best_alpha, best_beta)
-    # the minimising corner of each row, in float64 (inside the box exactly)
-    side = details.pop("side").astype(np.int8)
-    return rows, {
-        **details, "x": corners(lower, upper, side), "side": side,
-        "alpha": best_alpha, "beta": best_beta,
-    }  # fmt: skip
+    details["side"] = details["side"].astype(np.int8)
+    return rows, {**details, "alpha": best_alpha, "beta": best_beta}
+
+
+def in_float32(net, C, d, bounds, deltas, relax, lower, upper):
+    """The arguments of ``bound_value`` (after K) in float32, for searches whose
+    result is never a verdict: the network's float32 copy, and C, d, the margins,
+    the relaxations and the boxes cast; bounds stay float64 (they only mark which
+    neurons are stable)."""
+    f32 = np.float32
+    return (
+        net.single(), C.astype(f32), d.astype(f32), bounds,
+        [delta.astype(f32) for delta in deltas],
+        [tuple(part.astype(f32) for part in r) for r in relax],
+        lower.astype(f32), upper.astype(f32),
+    )  # fmt: skip
 
 
 def corners(lower, upper, side):

@@ -23,7 +23,13 @@ import time
 
 import numpy as np
 
-from .alpha import alpha_spec_bounds, bound_value, corners, optimised_layer_bounds
+from .alpha import (
+    alpha_spec_bounds,
+    bound_value,
+    corners,
+    in_float32,
+    optimised_layer_bounds,
+)
 from .falsify import confirm, pgd
 from .frontier import Frontier
 from .interval import interval_bounds
@@ -432,21 +438,15 @@ def _filtered_choice(vn, box, C, d, state, flat, offsets):
             U[at, i] = np.where(side[at] < 0, np.minimum(U[at, i], 0.0), U[at, i])
         bounds.append((L, np.maximum(U, L)))
     # the children's bounds only rank the candidates: in float32, without margins
-    f32 = np.float32
     B = len(rows)
-    lo = np.broadcast_to(box.lower.astype(f32), (B, box.size))
-    hi = np.broadcast_to(box.upper.astype(f32), (B, box.size))
+    lo = np.broadcast_to(box.lower, (B, box.size))
+    hi = np.broadcast_to(box.upper, (B, box.size))
     _, _, deltas = interval_bounds(vn, box.lower[None], box.upper[None])
-    deltas = [
-        np.broadcast_to(delta.astype(f32), (B, delta.shape[1])) for delta in deltas
-    ]
-    relax = [
-        tuple(part.astype(f32) for part in relaxation(vn.blocks[j], *bounds[j]))
-        for j in range(K)
-    ]
+    deltas = [np.broadcast_to(delta, (B, delta.shape[1])) for delta in deltas]
+    relax = [relaxation(vn.blocks[j], *bounds[j]) for j in range(K)]
     warm = _index_warm(state["warm"], rows)
     value, _ = bound_value(
-        K, vn.single(), C.astype(f32), d.astype(f32), bounds, deltas, relax, lo, hi,
+        K, *in_float32(vn, C, d, bounds, deltas, relax, lo, hi),
         warm["alpha"], warm["beta"],
     )  # fmt: skip
     value = value.max(axis=1)
