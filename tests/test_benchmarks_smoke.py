@@ -300,3 +300,15 @@ def test_predict_speed_records_every_contender_and_ratios_from_medians(tmp_path)
         best = min(medians["torch/1"], medians["torch/2"])
         assert math.isclose(entry["torch"], best)
         assert math.isclose(entry["ratio"], best / medians["glassnet"])
+
+
+def test_verify_gap_benchmark_orders_its_bounds_as_the_math_does(tmp_path):
+    # the sound bound <= the same bound without rounding margins <= the triangle
+    # LP's minimum (no one-neuron relaxation passes it) <= any margin an attack
+    # reaches (every one of them is a bound)
+    run("verify_gap.py", "--out", str(tmp_path / "gap.json"))
+    (row,) = json.loads((tmp_path / "gap.json").read_text())["rows"]
+    assert row["alpha"] <= row["alpha_exact"] <= row["lp"] + 1e-6
+    assert row["lp"] <= row["attack"]
+    assert row["lp"] - row["alpha_exact"] < 0.01 * (1 + abs(row["lp"]))
+    assert all(isinstance(n, int) and n > 0 for n in row["unstable"])

@@ -6,6 +6,7 @@ import pytest
 import glassnet as gn
 from glassnet.verification.alpha import alpha_spec_bounds
 from glassnet.verification.linear import _backsubstitute, layer_bounds
+from glassnet.verification.milp import relaxed_max
 from glassnet.verification.network import read_network
 
 
@@ -133,3 +134,24 @@ def test_optimised_layer_bounds_are_sound_never_looser_and_tighter_somewhere(see
             assert np.all(Z >= L[b]) and np.all(Z <= U[b])
             gained += float(np.sum(U0[b] - L0[b]) - np.sum(U[b] - L[b]))
     assert gained > 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_alpha_reaches_the_triangle_relaxation_and_never_passes_it(seed):
+    # with the layer bounds fixed, every slope choice gives a bound <= the LP over
+    # the triangles (the lines lie inside them), and the ascent should get close
+    rng = np.random.default_rng(seed)
+    n_in = int(rng.integers(2, 6))
+    net = random_net(seed, n_in, [int(rng.integers(8, 16)) for _ in range(2)])
+    vn = read_network(net)
+    centre, radius = rng.uniform(-1, 1, size=n_in), rng.uniform(0.2, 0.8)
+    lower, upper = (centre - radius)[None], (centre + radius)[None]
+    bounds, deltas = layer_bounds(vn, lower, upper)
+    for c, d in zip(rng.normal(size=(3, 3)), rng.normal(size=3), strict=True):
+        # min of c . y - d over the triangles = -(max of -c . y) - d
+        lp = -relaxed_max(net, gn.Box(lower[0], upper[0]), -c, bounds)[0] - d
+        alpha = alpha_spec_bounds(
+            vn, lower, upper, c[None], [d], bounds=bounds, deltas=deltas, steps=200
+        )[0, 0]
+        assert alpha <= lp + 1e-9 * (1 + abs(lp))
+        assert alpha >= lp - 0.005 * (1 + abs(lp))

@@ -66,3 +66,22 @@ def test_exact_max_is_attained_and_beats_every_grid_point():
     best, x = exact_max(net, box, c)
     np.testing.assert_allclose(net.predict(x[None])[0] @ c, best, atol=1e-7)
     assert (net.predict(grid(box, 2)) @ c).max() <= best + 1e-9
+
+
+def test_the_relaxation_lies_above_the_exact_maximum_and_tightens_with_the_bounds():
+    from glassnet.verification import relaxed_max
+    from glassnet.verification.linear import layer_bounds
+    from glassnet.verification.network import read_network
+
+    gaps = []
+    for seed in range(6):
+        net = small_net(seed, 3, [10, 10])
+        box = gn.Box(-np.ones(3), np.ones(3))
+        c = np.random.default_rng(seed).normal(size=2)
+        best, _ = exact_max(net, box, c)
+        loose, _ = relaxed_max(net, box, c)  # on the interval bounds
+        bounds, _ = layer_bounds(read_network(net), box.lower[None], box.upper[None])
+        tight, _ = relaxed_max(net, box, c, bounds)
+        assert best - 1e-7 <= tight <= loose + 1e-7
+        gaps.append(loose - best)
+    assert max(gaps) > 1e-3  # the relaxation is a relaxation: somewhere it is loose

@@ -6,7 +6,7 @@ concrete input that crosses it, checked by a plain forward pass.
 """
 
 from .certified import certified_accuracy, certified_mask, pgd_accuracy
-from .milp import exact_max
+from .milp import exact_max, relaxed_max
 from .result import ProofTree, VerificationResult
 from .spec import (
     Box,
@@ -29,6 +29,7 @@ __all__ = [
     "exact_max",
     "linf_ball",
     "pgd_accuracy",
+    "relaxed_max",
     "stays_class",
     "stays_in_classes",
     "verify",
