@@ -174,7 +174,7 @@ def test_tightened_layer_bounds_are_the_plain_back_substitution(monkeypatch, n_i
     L, U = pre[1]  # the second layer's interval bounds, to be tightened
     mask = (L < 0) & (U > 0)
     assert mask.sum() > 10  # enough unstable neurons to bound again
-    monkeypatch.setattr(linear, "BOX_ROWS", 8)  # several parts per call
+    monkeypatch.setattr(linear, "BOX_ENTRIES", 8 * n_in)  # several parts per call
     got = linear.tighten(vn, 1, L, U, mask, bounds, deltas, lower, upper)
     # the plain recursion: unit rows through every product, all of Lam W at once
     box, neuron = np.nonzero(mask)
@@ -183,7 +183,7 @@ def test_tightened_layer_bounds_are_the_plain_back_substitution(monkeypatch, n_i
     Lam = np.zeros((5, 2 * width, 30))
     Lam[box, rank, neuron], Lam[box, width + rank, neuron] = 1.0, -1.0
     zero = np.zeros((5, 2 * width))
-    monkeypatch.setattr(linear, "BOX_ROWS", 10**9)
+    monkeypatch.setattr(linear, "BOX_ENTRIES", 10**12)
     lb = linear._backsubstitute(
         vn, 1, Lam, bounds, deltas, lower, upper, zero, zero, row_norms=True
     )

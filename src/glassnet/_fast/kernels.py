@@ -308,11 +308,15 @@ def _all_finite(x):
 def _relax_step(Lam, s_l, s_u, t_l, t_u, out, const):
     """A bound's coefficients through a relaxed activation s_l z + t_l <= g(z) <=
     s_u z + t_u (verification's back-substitution), in one pass: out = Lam s_l where
-    Lam >= 0, else Lam s_u (numpy's ``pos * s_l + neg * s_u`` exactly, the other
-    term being 0), and const += Lam t_l or Lam t_u likewise, summed along the row
-    (in another order than numpy's einsum: within the bound's rounding margin,
-    which holds for any order). Lam, out: (B, m, n); s_l: (B, m or 1, n); s_u, t_l,
-    t_u: (B, n); const: (B, m)."""
+    Lam >= 0, else Lam s_u (numpy's ``pos * s_l + neg * s_u`` exactly), and const +=
+    Lam t_l or Lam t_u likewise, summed along the row (in another order than numpy's
+    einsum: within the bound's rounding margin, which holds for any order). Lam,
+    out: (B, m, n); s_l: (B, m or 1, n); s_u, t_l, t_u: (B, n); const: (B, m).
+
+    Without branches: the signs of Lam are as good as random, and a branch on each
+    cost five times the time (1,079 against 196 us for 64 x 50 x 50). The parts
+    v (v >= 0) and v (v < 0) are v and 0 (or 0 and v), so each sum adds an exact
+    zero to the term the branch would take; a NaN stays NaN in both."""
     B, m, n = Lam.shape
     per_row = s_l.shape[1] != 1
     for b in range(B):
@@ -321,15 +325,10 @@ def _relax_step(Lam, s_l, s_u, t_l, t_u, out, const):
             acc = const[b, r] * 0.0
             for i in range(n):
                 v = Lam[b, r, i]
-                if v > 0:
-                    out[b, r, i] = v * s_l[b, rs, i]
-                    acc += v * t_l[b, i]
-                elif v < 0:
-                    out[b, r, i] = v * s_u[b, i]
-                    acc += v * t_u[b, i]
-                else:  # 0, or NaN (which numpy carries into both)
-                    out[b, r, i] = v * s_l[b, rs, i] + v * s_u[b, i]
-                    acc += v * t_l[b, i]
+                pos = v * (v >= 0.0)
+                neg = v * (v < 0.0)
+                out[b, r, i] = pos * s_l[b, rs, i] + neg * s_u[b, i]
+                acc += pos * t_l[b, i] + neg * t_u[b, i]
             const[b, r] += acc
 
 

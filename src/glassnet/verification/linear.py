@@ -147,20 +147,21 @@ def _minimum_over_box(Lam, lower, upper):
     return np.einsum("bmn,bn->bm", Lam, mid) - np.einsum("bmn,bn->bm", np.abs(Lam), rad)
 
 
-#: Rows of input coefficients formed at once by ``_box_minimum`` (about 1.6 MB of
-#: float64 at 784 inputs: a core's cache, not main memory).
-BOX_ROWS = 256
+#: Input coefficients formed at once by ``_box_minimum``: 256 rows of 784 inputs,
+#: about 1.6 MB of float64, a core's cache, not main memory.
+BOX_ENTRIES = 256 * 784
 
 
 def _box_minimum(Lam, W, lower, upper):
     """``_minimum_over_box(Lam W, ...)`` without forming all of Lam W (B, m, n_in):
     a few boxes at a time. With hundreds of rows per box (bounding a layer's neurons)
     Lam W is tens of MB, and every pass over it went to main memory, which two
-    processes then shared."""
+    processes then shared. With few inputs (5 for ACAS Xu) all of it fits at once:
+    parts of a few boxes would cost a call each for nothing."""
     B, m, _ = Lam.shape
     lower = np.broadcast_to(lower, (B, W.shape[1]))
     upper = np.broadcast_to(upper, (B, W.shape[1]))
-    per = max(1, BOX_ROWS // m)
+    per = max(1, BOX_ENTRIES // (m * W.shape[1]))
     if per >= B:
         return _minimum_over_box(_times(Lam, W), lower, upper)
     value = np.empty((B, m))
@@ -212,14 +213,44 @@ def _times(Lam, W):
 PIECEWISE_LINEAR = ("relu", "leaky_relu", "identity")
 
 
+#: Groups of boxes ``tighten`` bounds apart, sorted by how many neurons each asks
+#: for: one call pads every box to the most any box asks for, and on the ACAS
+#: Xu-like networks only 58% of the rows computed so were asked for (85% in 4
+#: groups).
+TIGHTEN_GROUPS = 4
+
+
 def tighten(net, k, L, U, mask, bounds, deltas, lower, upper, relax=None):
     """Block k's bounds (L, U) (B, n_k), tightened by back-substitution where mask:
     copies, the other neurons unchanged. bounds: blocks 0..k-1's, as the
     relaxations are taken from."""
     L, U = L.copy(), U.copy()
-    box, neuron = np.nonzero(mask)
-    if not len(box):
+    asked = mask.sum(axis=1)
+    order = np.argsort(-asked, kind="stable")
+    order = order[asked[order] > 0]  # boxes with nothing to bound again
+    if not len(order):
         return L, U
+    for group in np.array_split(order, min(TIGHTEN_GROUPS, len(order))):
+        rows = _rows_of(len(L), group)
+        part = [tuple(rows(v) for v in r) for r in relax] if relax is not None else None
+        L_g, U_g = _tighten_group(
+            net, k, L[group], U[group], mask[group],
+            [(rows(Lb), rows(Ub)) for Lb, Ub in bounds], [rows(dl) for dl in deltas],
+            rows(lower), rows(upper), part,
+        )  # fmt: skip
+        L[group], U[group] = L_g, U_g
+    return L, U
+
+
+def _rows_of(B, group):
+    """A function taking the rows ``group`` of an array of B rows (an array of one
+    row, broadcast to all boxes, is kept as it is)."""
+    return lambda a: a[group] if a.shape[0] == B else a
+
+
+def _tighten_group(net, k, L, U, mask, bounds, deltas, lower, upper, relax):
+    """``tighten`` on boxes that each ask for at least one neuron."""
+    box, neuron = np.nonzero(mask)
     # per box, one pair of rows (+e_i, -e_i) per neuron i asked for, padded with
     # zero rows to the box with the most
     rank = np.arange(len(box)) - np.searchsorted(box, box)
