@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .linear import _backsubstitute, _times, layer_bounds, relaxation
+from .linear import _backsubstitute, _relax_step, _times, layer_bounds, relaxation
 
 SLOPED = ("relu", "leaky_relu")
 
@@ -220,14 +220,12 @@ def bound_value(K, net, C, d, bounds, deltas, relax, lower, upper, alphas, betas
         if j == 0:
             break
         s_l, t_l, s_u, t_u = relax[j - 1]
-        pos, neg = np.maximum(A, 0.0), np.minimum(A, 0.0)
-        const += np.einsum("bmn,bn->bm", pos, t_l) + np.einsum("bmn,bn->bm", neg, t_u)
         s_l = s_l[:, None, :]
         if j - 1 in alphas:
             L, U = bounds[j - 1]
             s_l = np.where(((L < 0) & (U > 0))[:, None, :], alphas[j - 1], s_l)
         slopes[j - 1] = s_l
-        Lam = pos * s_l + neg * s_u[:, None, :]
+        Lam = _relax_step(A, s_l, s_u, t_l, t_u, const)  # lines by sign, into const
     mid, rad = (lower + upper) / 2, (upper - lower) / 2
     A0 = coefs[0]
     value = (
