@@ -121,6 +121,7 @@ def test_the_compiled_relaxation_step_gives_numpys_coefficients(
     Lam = rng.normal(size=(B, m, n))
     Lam[0, 0, :3] = 0.0
     Lam[1, 2, 4] = np.nan
+    Lam[2, 3, 5], Lam[3, 1, 6] = np.inf, -np.inf  # a coefficient that overflowed
     s_l = rng.uniform(0, 1, size=(B, m if per_row_slopes else 1, n))
     s_u, t_l, t_u = rng.uniform(0, 1, size=(3, B, n))
     out = {}
@@ -131,8 +132,11 @@ def test_the_compiled_relaxation_step_gives_numpys_coefficients(
     np.testing.assert_array_equal(out[True][0], out[False][0])  # NaN where NaN
     # the offsets are summed in another order: equal within a few ulps of the sum
     scale = np.einsum("bmn,bn->bm", np.abs(np.nan_to_num(Lam)), t_l + t_u) + 1.0
-    gap = np.abs(out[True][1] - out[False][1])
+    with np.errstate(invalid="ignore"):  # inf - inf where a coefficient was inf
+        gap = np.abs(out[True][1] - out[False][1])
     assert np.isnan(out[True][1][1, 2]) and np.isnan(out[False][1][1, 2])
+    assert out[True][1][2, 3] == out[False][1][2, 3] == np.inf
+    assert out[True][1][3, 1] == out[False][1][3, 1] == -np.inf
     assert np.nanmax(gap / scale) < 1e-14
 
 

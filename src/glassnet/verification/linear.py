@@ -182,7 +182,7 @@ def _relax_step(Lam, s_l, s_u, t_l, t_u, const):
         loops.relax_step(
             np.ascontiguousarray(Lam), np.ascontiguousarray(s_l),
             np.ascontiguousarray(s_u), np.ascontiguousarray(t_l),
-            np.ascontiguousarray(t_u), out, const,
+            np.ascontiguousarray(t_u), out, const, Lam.dtype.type(0),
         )  # fmt: skip
         return out
     pos, neg = np.maximum(Lam, 0.0), np.minimum(Lam, 0.0)
