@@ -237,20 +237,9 @@ def pgd_attack(net, prop, rng, restarts: int, steps: int = 60) -> np.ndarray | N
     projected back into the box, step halved every 15 steps."""
     layers = weights(net)
     for box in prop.regions:
-        width = box.upper - box.lower
         for unsafe in prop.unsafe:
             X = rng.uniform(box.lower, box.upper, size=(restarts, box.size))
-            step = 0.25 * width
-            for t in range(steps):
-                Z, _ = logits_and_grad(layers, X, np.zeros(unsafe.C.shape[1]))
-                worst = np.argmax(Z @ unsafe.C.T - unsafe.d, axis=1)
-                dX = np.empty_like(X)
-                for row in np.unique(worst):
-                    at = worst == row
-                    _, dX[at] = logits_and_grad(layers, X[at], unsafe.C[row])
-                X = np.clip(X - step * np.sign(dX), box.lower, box.upper)
-                if t % 15 == 14:
-                    step = step / 2
+            X = descend(layers, box, unsafe, X, steps, halve_every=15)
             # the points as the model reads them, kept only where still in the box
             X = X.astype(net.dtype).astype(np.float64)
             X = X[np.all((X >= box.lower) & (X <= box.upper), axis=1)]
@@ -261,6 +250,24 @@ def pgd_attack(net, prop, rng, restarts: int, steps: int = 60) -> np.ndarray | N
             if hit.size:
                 return X[hit[0]]
     return None
+
+
+def descend(layers, box, unsafe, X, steps: int, halve_every: int) -> np.ndarray:
+    """Signed-gradient steps on the unsafe set's margin max_i (C z - d)_i from each
+    row of X, projected back into the box; the step starts at a quarter of the box's
+    width and halves every ``halve_every`` steps. The end points."""
+    step = 0.25 * (box.upper - box.lower)
+    for t in range(steps):
+        Z, _ = logits_and_grad(layers, X, np.zeros(unsafe.C.shape[1]))
+        worst = np.argmax(Z @ unsafe.C.T - unsafe.d, axis=1)
+        dX = np.empty_like(X)
+        for row in np.unique(worst):
+            at = worst == row
+            _, dX[at] = logits_and_grad(layers, X[at], unsafe.C[row])
+        X = np.clip(X - step * np.sign(dX), box.lower, box.upper)
+        if t % halve_every == halve_every - 1:
+            step = step / 2
+    return X
 
 
 def counterexample_confirmed(net, prop, x) -> bool:

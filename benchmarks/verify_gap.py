@@ -27,7 +27,14 @@ import sys
 import time
 
 import numpy as np
-from verify import digits_28, logits_and_grad, machine_line, mnist_network, weights
+from verify import (
+    descend,
+    digits_28,
+    logits_and_grad,
+    machine_line,
+    mnist_network,
+    weights,
+)
 
 import glassnet as gn
 from glassnet.io.atomic import atomic_write
@@ -50,17 +57,7 @@ def attack_margin(net, prop, rng, restarts: int, steps: int) -> float:
     best = np.inf
     for unsafe in prop.unsafe:
         X = rng.uniform(box.lower, box.upper, size=(restarts, box.size))
-        step = 0.25 * (box.upper - box.lower)
-        for t in range(steps):
-            Z, _ = logits_and_grad(layers, X, np.zeros(unsafe.C.shape[1]))
-            worst = np.argmax(Z @ unsafe.C.T - unsafe.d, axis=1)
-            dX = np.empty_like(X)
-            for row in np.unique(worst):
-                at = worst == row
-                _, dX[at] = logits_and_grad(layers, X[at], unsafe.C[row])
-            X = np.clip(X - step * np.sign(dX), box.lower, box.upper)
-            if t % (steps // 6) == steps // 6 - 1:
-                step = step / 2
+        X = descend(layers, box, unsafe, X, steps, halve_every=max(steps // 6, 1))
         Z, _ = logits_and_grad(layers, X, np.zeros(unsafe.C.shape[1]))
         best = min(best, float(np.max(Z @ unsafe.C.T - unsafe.d, axis=1).min()))
     return best

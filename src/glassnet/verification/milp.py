@@ -67,7 +67,8 @@ def _maximise(net, box, c, bounds, relaxed):
     for i, block in enumerate(vn.blocks):
         if block.activation not in ("relu", "identity"):
             raise InputError(
-                f"exact_max handles ReLU networks; block {i} uses {block.activation}"
+                f"{'relaxed_max' if relaxed else 'exact_max'} handles ReLU networks; "
+                f"block {i} uses {block.activation}"
             )
     if bounds is None:
         bounds, _, _ = interval_bounds(vn, box.lower[None], box.upper[None])
