@@ -203,3 +203,34 @@ def test_tightened_layer_bounds_are_the_plain_back_substitution(monkeypatch, n_i
         Z = np.maximum(X @ net.layers[0].W.T + net.layers[0].b, 0)
         Z = Z @ net.layers[1].W.T + net.layers[1].b
         assert np.all(Z >= got[0][b] - 1e-5) and np.all(Z <= got[1][b] + 1e-5)
+
+
+@pytest.mark.parametrize("groups", [1, 2, 4, 16])
+def test_tighten_gives_each_box_the_same_bounds_in_any_grouping(monkeypatch, groups):
+    # boxes are bounded in groups sorted by how many neurons each asks for; a box
+    # asking for none keeps its bounds; the grouping changes no box's numbers
+    from glassnet.verification import linear
+
+    rng = np.random.default_rng(9)
+    net = gn.Sequential(
+        gn.Dense(5, 20, "relu"), gn.Dense(20, 20, "relu"), gn.Dense(20, 2),
+        dtype="float64", seed=9,
+    )  # fmt: skip
+    vn = read_network(net)
+    centre = rng.uniform(-1, 1, size=(9, 5))
+    radius = rng.uniform(0.01, 0.3, size=(9, 1))
+    lower, upper = centre - radius, centre + radius
+    pre, _, deltas = interval_bounds(vn, lower, upper)
+    L, U = pre[1]
+    mask = (L < 0) & (U > 0)
+    mask[4] = False  # this box asks for nothing
+    assert len(set(mask.sum(axis=1))) > 3  # boxes ask for different numbers
+    monkeypatch.setattr(linear, "TIGHTEN_GROUPS", 1)
+    want = linear.tighten(vn, 1, L, U, mask, [pre[0]], deltas, lower, upper)
+    monkeypatch.setattr(linear, "TIGHTEN_GROUPS", groups)
+    got = linear.tighten(vn, 1, L, U, mask, [pre[0]], deltas, lower, upper)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_array_equal(got[0][4], L[4])  # untouched
+    np.testing.assert_array_equal(got[1][4], U[4])
+    assert np.any(got[0][mask] > L[mask])  # the others were tightened
