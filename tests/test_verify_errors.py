@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.verification import exact_max
+from glassnet.verification import exact_max, relaxed_max
 
 
 def net_2_3_2(**kw):
@@ -54,6 +54,12 @@ def test_other_bad_arguments():
     tanh = gn.Sequential(gn.Dense(2, 3, "tanh"), gn.Dense(3, 2), seed=0)
     with pytest.raises(gn.InputError, match="ReLU networks; block 0 uses tanh"):
         exact_max(tanh, gn.Box([0, 0], [1, 1]), [1.0, 0.0])
+    with pytest.raises(gn.InputError, match="relaxed_max handles ReLU networks"):
+        relaxed_max(tanh, gn.Box([0, 0], [1, 1]), [1.0, 0.0])
+    relu = gn.Sequential(gn.Dense(2, 3, "relu"), gn.Dense(3, 2), seed=0)
+    one_block = [(np.zeros(3), np.ones(3))]  # the output block's are missing
+    with pytest.raises(gn.InputError, match=r"one \(L, U\) per block, of widths"):
+        relaxed_max(relu, gn.Box([0, 0], [1, 1]), [1.0, 0.0], one_block)
 
 
 def test_dropout_and_activation_layers_are_read_as_at_inference():

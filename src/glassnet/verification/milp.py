@@ -72,6 +72,15 @@ def _maximise(net, box, c, bounds, relaxed):
             )
     if bounds is None:
         bounds, _, _ = interval_bounds(vn, box.lower[None], box.upper[None])
+    widths = [block.W.shape[0] for block in vn.blocks]
+    if len(bounds) != len(widths) or any(
+        np.size(L) != n or np.size(U) != n
+        for (L, U), n in zip(bounds, widths, strict=False)
+    ):
+        raise InputError(
+            f"bounds must be one (L, U) per block, of widths {widths}; got "
+            f"{[(np.shape(L), np.shape(U)) for L, U in bounds]}"
+        )
     # variables: x, then per block z (n) and, for ReLU blocks, a (n) and s (n)
     sizes, lb, ub, integral = [], list(box.lower), list(box.upper), [0] * box.size
     offset = box.size
