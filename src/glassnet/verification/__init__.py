@@ -17,6 +17,7 @@ from .spec import (
     stays_in_classes,
 )
 from .verify import verify, verify_robust
+from .vnnlib import read_vnnlib, write_vnnlib
 
 __all__ = [
     "Box",
@@ -29,9 +30,11 @@ __all__ = [
     "exact_max",
     "linf_ball",
     "pgd_accuracy",
+    "read_vnnlib",
     "relaxed_max",
     "stays_class",
     "stays_in_classes",
     "verify",
     "verify_robust",
+    "write_vnnlib",
 ]

@@ -1,4 +1,5 @@
-"""VNNLIB: the property files of the verification competition, read into a Property.
+"""VNNLIB: the property files of the verification competition, read into a Property
+and written from one.
 
 A VNNLIB file is a small SMT-LIB script. Its asserts describe a *counterexample*:
 an input in the stated region whose output meets the stated output constraints. A
@@ -22,6 +23,10 @@ Every input needs a lower and an upper bound in every region. Anything else (ano
 sort, ``<``, ``+``, ``*``, an ``or`` mixing inputs and outputs or nested deeper, an
 unknown variable, an index out of range) is refused with a :class:`VnnlibError`
 naming the line and the text.
+
+``write_vnnlib`` writes a Property in the same subset, so that another verifier can
+be asked the same question: every number in its shortest positional decimal that
+reads back as the same float64, so reading the file gives the property back exactly.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.atomic import atomic_write
 from .spec import Box, LinearConstraints, Property
 
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -109,6 +115,86 @@ def read_vnnlib(path_or_text, n_inputs=None, n_outputs=None) -> Property:
     text, source = _text(path_or_text)
     statements = _parse(_tokens(text))
     return _Reader(source, n_inputs, n_outputs).read(statements)
+
+
+def write_vnnlib(prop: Property, path=None) -> str:
+    """The VNNLIB text of ``prop`` (written atomically to ``path`` when given).
+
+    The asserts describe a counterexample, as the format asks: x in a region (an
+    ``or`` of boxes when there are several) and y in an unsafe set (an ``or`` of
+    conjunctions when there are several). Each row of an unsafe set must be one the
+    subset can state: y_j <= c (the row e_j), y_j >= c (the row -e_j) or y_i <= y_j
+    (the row e_i - e_j with d = 0); any other row raises an ``InputError`` naming it.
+
+    >>> from glassnet.verification import Box, Property, stays_class
+    >>> prop = Property(Box([0.0, -1.0], [0.5, 1.0]), stays_class(0, 2))
+    >>> print(write_vnnlib(prop))  # doctest: +NORMALIZE_WHITESPACE
+    ; 2 inputs X_i, 2 outputs Y_j; the asserts describe a counterexample
+    (declare-const X_0 Real)
+    (declare-const X_1 Real)
+    (declare-const Y_0 Real)
+    (declare-const Y_1 Real)
+    (assert (>= X_0 0.0))
+    (assert (<= X_0 0.5))
+    (assert (>= X_1 -1.0))
+    (assert (<= X_1 1.0))
+    (assert (<= Y_0 Y_1))
+    >>> read_vnnlib(write_vnnlib(prop)).unsafe[0].C
+    array([[ 1., -1.]])
+    """
+    if not isinstance(prop, Property):
+        raise TypeError(f"write_vnnlib needs a Property, got {type(prop).__name__}")
+    n_in, n_out = prop.n_inputs, prop.n_outputs
+    lines = [
+        f"; {n_in} inputs X_i, {n_out} outputs Y_j; the asserts describe a "
+        "counterexample"
+    ]
+    lines += [f"(declare-const X_{i} Real)" for i in range(n_in)]
+    lines += [f"(declare-const Y_{j} Real)" for j in range(n_out)]
+    regions = [_box_comparisons(box) for box in prop.regions]
+    unsafe = [
+        [_output_comparison(u.C[r], u.d[r], s, r) for r in range(len(u.d))]
+        for s, u in enumerate(prop.unsafe)
+    ]
+    for alternatives in (regions, unsafe):
+        if len(alternatives) == 1:
+            lines += [f"(assert {c})" for c in alternatives[0]]
+        else:
+            ands = "\n".join(f"  (and {' '.join(c)})" for c in alternatives)
+            lines.append(f"(assert (or\n{ands}\n))")
+    text = "\n".join(lines) + "\n"
+    if path is not None:
+        atomic_write(path, text.encode("utf-8"))
+    return text
+
+
+def _decimal(value: float) -> str:
+    """The shortest positional decimal that reads back as the same float64."""
+    return np.format_float_positional(float(value), unique=True, trim="0")
+
+
+def _box_comparisons(box: Box) -> list[str]:
+    comparisons = []
+    for i, (lo, hi) in enumerate(zip(box.lower, box.upper, strict=True)):
+        comparisons += [f"(>= X_{i} {_decimal(lo)})", f"(<= X_{i} {_decimal(hi)})"]
+    return comparisons
+
+
+def _output_comparison(row: np.ndarray, d: float, s: int, r: int) -> str:
+    """One row . y <= d as a comparison of the subset, or an InputError."""
+    nonzero = np.flatnonzero(row)
+    if len(nonzero) == 1 and abs(row[nonzero[0]]) == 1.0:
+        j = nonzero[0]
+        if row[j] > 0:
+            return f"(<= Y_{j} {_decimal(d)})"  # y_j <= d
+        return f"(>= Y_{j} {_decimal(-d)})"  # -y_j <= d:  y_j >= -d
+    if len(nonzero) == 2 and d == 0 and sorted(row[nonzero]) == [-1.0, 1.0]:
+        i, j = nonzero[np.argmax(row[nonzero])], nonzero[np.argmin(row[nonzero])]
+        return f"(<= Y_{i} Y_{j})"  # y_i - y_j <= 0
+    raise InputError(
+        f"unsafe set {s}, row {r}: {row.tolist()} . y <= {d} cannot be written in "
+        "VNNLIB's subset; expected y_j <= c, y_j >= c or y_i <= y_j"
+    )
 
 
 def _text(path_or_text) -> tuple[str, str]:
