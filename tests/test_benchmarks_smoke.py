@@ -13,6 +13,7 @@ import math
 import statistics
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,22 @@ def positive_finite(value) -> bool:
         and math.isfinite(value)
         and value > 0
     )
+
+
+def load_benchmark(name: str):
+    """A benchmark script as a module, under a name no other module has."""
+    import importlib.util
+
+    sys.path.insert(0, str(BENCHMARKS))  # its own imports of verify.py
+    try:
+        spec = importlib.util.spec_from_file_location(
+            f"benchmarks_{name}", BENCHMARKS / f"{name}.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return module
 
 
 def test_train_speed_records_every_contender_and_its_summaries(tmp_path):
@@ -250,14 +267,7 @@ def test_verify_benchmark_runs_both_families_and_its_soundness_checks_pass(tmp_p
 def test_verify_benchmark_pgd_gradient_matches_finite_differences():
     """The soundness check's own PGD steps along d(c . z)/dx of a ReLU network: that
     gradient, written by hand in the benchmark, against central differences."""
-    import importlib.util
-
-    # loaded under its own name: "verify" alone would be too common a module name
-    spec = importlib.util.spec_from_file_location(
-        "benchmarks_verify", BENCHMARKS / "verify.py"
-    )
-    verify = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(verify)
+    verify = load_benchmark("verify")
     rng = np.random.default_rng(7)
     sizes = (5, 9, 7, 4)
     layers = [
@@ -312,3 +322,66 @@ def test_verify_gap_benchmark_orders_its_bounds_as_the_math_does(tmp_path):
     assert row["lp"] <= row["attack"]
     assert row["lp"] - row["alpha_exact"] < 0.01 * (1 + abs(row["lp"]))
     assert all(isinstance(n, int) and n > 0 for n in row["unstable"])
+
+
+def test_marabou_reads_glassnets_onnx_export_as_the_same_function(tmp_path):
+    # the comparison is only fair if Marabou's parser sees the network glassnet
+    # verifies: the logits of the softmax network, on random inputs, by Marabou's
+    # own evaluation of the network it read
+    pytest.importorskip("onnx")
+    with warnings.catch_warnings():  # it warns that it has no TensorFlow parser
+        warnings.simplefilter("ignore", UserWarning)
+        Marabou = pytest.importorskip("maraboupy.Marabou")
+
+    import glassnet as gn
+
+    bench = load_benchmark("verify_marabou")
+    net = gn.Sequential(
+        gn.Dense(6, 12, "relu"), gn.Dense(12, 9, "relu"), gn.Dense(9, 4, "softmax"),
+        dtype="float32", seed=3,
+    )  # fmt: skip
+    logits = bench.logits_network(net)
+    path = tmp_path / "net.onnx"
+    gn.export_onnx(logits, path)
+    network = Marabou.read_onnx(str(path))
+    rng = np.random.default_rng(0)
+    for x in rng.normal(size=(5, 6)).astype(np.float32):
+        theirs = np.ravel(network.evaluateWithoutMarabou([x[None]])[0])
+        ours = logits.predict(x[None])[0]
+        np.testing.assert_allclose(theirs, ours, rtol=1e-5, atol=1e-5)
+        # and the copy is the network's logits: softmax of them is its prediction
+        np.testing.assert_allclose(
+            np.exp(ours) / np.exp(ours).sum(), net.predict(x[None])[0], rtol=1e-5
+        )
+
+
+def test_verify_marabou_benchmark_runs_and_the_tools_agree(tmp_path):
+    pytest.importorskip("maraboupy")
+    pytest.importorskip("sklearn")
+    run("verify_marabou.py", "--timeout", "5",
+        "--properties", "p3_advisory_small,p3_advisory_large",
+        "--out", str(tmp_path / "marabou.json"))  # fmt: skip
+    record = json.loads((tmp_path / "marabou.json").read_text())
+    assert record["problems"] == []  # exit 0 too: no disagreement
+    assert set(record["tables"]) == {"ACAS Xu-like", "MNIST-like, eps 0.01"}
+    for family, rows in record["rows"].items():
+        assert rows, family
+        for row in rows:
+            for tool in ("glassnet", "Marabou"):
+                # "error": Marabou's own process ended (it can), recorded as such
+                assert row[tool]["status"] in (
+                    "holds", "violated", "unknown", "timeout", "error"
+                )  # fmt: skip
+                assert positive_finite(row[tool]["seconds"])
+            # each of Marabou's counterexamples went through glassnet's forward pass
+            # and lies in an unsafe set, or on its boundary within 1e-4
+            if row["Marabou"]["status"] == "violated":
+                assert row["Marabou"]["counterexample_margin"] <= 1e-4
+            else:
+                assert "counterexample_margin" not in row["Marabou"]
+        for tool in ("glassnet", "Marabou"):
+            statuses = [row[tool]["status"] for row in rows]
+            table = record["tables"][family][tool]
+            assert table["instances"] == len(rows)
+            assert table["decided"] == sum(s in ("holds", "violated") for s in statuses)
+            assert table["holds"] == statuses.count("holds")
