@@ -333,6 +333,14 @@ def summarise(rows: list[dict]) -> dict:
     return table
 
 
+def all_problems(families: dict) -> list[str]:
+    """Every instance's problems, each named by its instance."""
+    return [
+        f"{r['instance']}: {p}" for rows in families.values() for r in rows
+        for p in r["problems"]
+    ]  # fmt: skip
+
+
 def markdown(name: str, table: dict) -> str:
     lines = [
         f"**{name}**",
@@ -444,10 +452,7 @@ def main(argv=None) -> int:
          for eps in args.eps if mnist}
     )  # fmt: skip
     tables = {name: summarise(rows) for name, rows in families.items()}
-    problems = [
-        f"{r['instance']}: {p}" for rows in families.values() for r in rows
-        for p in r["problems"]
-    ]  # fmt: skip
+    problems = all_problems(families)
     confirmed = sum(
         r[m].get("counterexample_confirmed", False)
         for rows in families.values() for r in rows for m in METHODS

@@ -44,6 +44,7 @@ import numpy as np
 from verify import (
     acas_network,
     acas_properties,
+    all_problems,
     digits_28,
     machine_line,
     mnist_network,
@@ -313,10 +314,7 @@ def main(argv=None) -> int:
                     r for r in mnist if r["eps"] == eps
                 ]
     tables = {name: summarise(rows) for name, rows in families.items()}
-    problems = [
-        f"{r['instance']}: {p}" for rows in families.values() for r in rows
-        for p in r["problems"]
-    ]  # fmt: skip
+    problems = all_problems(families)
     margins = [
         r["Marabou"]["counterexample_margin"] for rows in families.values()
         for r in rows if "counterexample_margin" in r["Marabou"]
