@@ -13,6 +13,7 @@ import pytest
 import glassnet as gn
 from glassnet.cli import main
 from glassnet.cli.verify import EXIT_HOLDS, EXIT_VIOLATED
+from glassnet.verification import read_vnnlib
 
 pytest.importorskip("scipy")
 ort = pytest.importorskip("onnxruntime")
@@ -148,6 +149,25 @@ def test_linf_ball_holds_for_a_tiny_eps_and_breaks_for_a_large_one(
     y_again = net.predict(x_bad[None, :].astype(np.float32)).ravel()
     np.testing.assert_allclose(y_again, y_bad, atol=1e-4, rtol=1e-3)
     assert np.delete(y_again, label).max() >= y_again[label]  # ties count as unsafe
+
+
+def test_the_ball_saved_as_vnnlib_is_the_same_question(models, tmp_path, capsys):
+    # --save-property writes the property checked: asked again from the file, the
+    # same answer, and the file states exactly the ball and the rival classes
+    net, folder = models
+    x, eps = np.array([0.25, 0.2]), 0.05
+    label = int(np.argmax(net.predict(x[None, :].astype(np.float32))))
+    saved = tmp_path / "ball.vnnlib"
+    argv = ["verify", folder / "net.safetensors", "--input", "0.25,0.2"]
+    code, stdout, _ = cli([*argv, "--eps", eps, "--save-property", saved], capsys)
+    assert f"wrote {saved}" in stdout
+    again, stdout2, _ = cli(["verify", folder / "net.safetensors", saved], capsys)
+    assert again == code and code in (EXIT_HOLDS, EXIT_VIOLATED), stdout + stdout2
+    prop = read_vnnlib(saved, n_inputs=2, n_outputs=3)
+    np.testing.assert_array_equal(prop.regions[0].lower, x - eps)
+    np.testing.assert_array_equal(prop.regions[0].upper, x + eps)
+    Y = np.random.default_rng(0).normal(size=(200, 3))
+    np.testing.assert_array_equal(prop.violated_by(Y), Y.argmax(axis=1) != label)
 
 
 def test_bad_files_give_one_line_and_exit_1(models, tmp_path, capsys):

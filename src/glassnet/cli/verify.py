@@ -2,6 +2,7 @@
 
     glassnet verify MODEL PROP.vnnlib [--timeout S] [--out RESULT]
     glassnet verify MODEL --input X --eps E [--label C] [--clip LO,HI]
+    ... [--save-property FILE.vnnlib]   the property checked, for another verifier
 
 MODEL is a glassnet model file (``gn.save``; a stored standardisation is folded into
 the first layer, so the property speaks of the raw features) or an ONNX file
@@ -30,7 +31,7 @@ import numpy as np
 from ..errors import InputError
 from ..io.atomic import atomic_write
 from ..verification.verify import METHODS
-from ..verification.vnnlib import read_vnnlib
+from ..verification.vnnlib import read_vnnlib, write_vnnlib
 from . import CliError
 
 #: Exit codes of the answers (1 and 2 are the CLI's errors and usage errors).
@@ -121,6 +122,13 @@ def add_parser(subparsers) -> None:
         help="processes for ReLU-split branch and bound (default: automatic)",
     )
     parser.add_argument("--out", metavar="RESULT", help="write the result file here")
+    parser.add_argument(
+        "--save-property",
+        metavar="FILE",
+        help="also write the property checked as a VNNLIB file (with --input/--eps: "
+        "the ball and the classes that must not win), to put the same question to "
+        "another verifier",
+    )
     parser.set_defaults(run=run)
 
 
@@ -175,6 +183,9 @@ def run(args) -> int:
     if args.out:
         atomic_write(args.out, result_text(status, counterexample).encode())
         print(f"wrote {args.out}")
+    if args.save_property:
+        write_vnnlib(prop, args.save_property)
+        print(f"wrote {args.save_property}")
     return _EXIT.get(status, EXIT_UNKNOWN)
 
 
